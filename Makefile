@@ -1,0 +1,42 @@
+# Every target installs what it needs first, so a fresh clone runs any of them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CHECKED_DIRS := shared functions emulator devhost function_app.py
+
+.PHONY: setup lint format test demo bench clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(PY_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(CHECKED_DIRS)
+
+format: $(PY_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# pytest exits 5 when it collects no test; that is a failure here too.
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m scripts.demo
+
+bench: setup
+	$(PY) -m scripts.bench
+
+clean:
+	rm -rf .stack .demo .bench .pytest_cache .mypy_cache .ruff_cache
