@@ -1,0 +1,32 @@
+"""The Azure Functions app: one blueprint per stage or trigger, no logic."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions import (
+    build,
+    capture,
+    distribute,
+    finalize,
+    http_api,
+    plan,
+    poison,
+    timers,
+    webhooks,
+)
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+for blueprint in (
+    plan,
+    build,
+    capture,
+    distribute,
+    finalize,
+    poison,
+    webhooks,
+    http_api,
+    timers,
+):
+    app.register_functions(blueprint.bp)

@@ -1,0 +1,48 @@
+"""HTTP API: start, list and show runs; list image versions. Function keys required."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.functions as func
+
+from shared import api
+from shared.context import get_factory
+
+bp = func.Blueprint()
+
+
+def json_response(status: int, body: dict[str, Any]) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, indent=2), status_code=status, mimetype="application/json"
+    )
+
+
+def requester(req: func.HttpRequest) -> str:
+    """Who asked: the signed-in principal behind App Service authentication, if any."""
+    return req.headers.get("x-ms-client-principal-name") or "http api"
+
+
+@bp.function_name("runs_create")
+@bp.route(route="runs", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def runs_create(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(*api.create_run(get_factory(), req.get_body(), requester(req)))
+
+
+@bp.function_name("runs_list")
+@bp.route(route="runs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def runs_list(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(*api.list_runs(get_factory(), req.params.get("limit")))
+
+
+@bp.function_name("runs_show")
+@bp.route(route="runs/{run_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def runs_show(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(*api.show_run(get_factory(), req.route_params["run_id"]))
+
+
+@bp.function_name("images_list")
+@bp.route(route="images", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def images_list(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(*api.list_images(get_factory()))

@@ -1,0 +1,181 @@
+"""Build stage: create the factory VM, then check on it until it is generalized.
+
+The VM carries the image's artifacts followed by the generalize artifact
+(sysprep on Windows, deprovision on Linux), which shuts it down and
+deallocates it: a deallocated VM whose artifacts all succeeded is ready for
+capture. Each check is one queue delivery; between checks the message waits
+invisible in the queue, so no function stays open while Azure works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import string
+from datetime import timedelta
+from typing import Any
+
+from azure.core.exceptions import ResourceModifiedError
+
+from shared.context import Factory
+from shared.labs import GENERALIZE_ARTIFACTS, BuildVmSpec, LabRef
+from shared.models import RunStatus, Task, TaskStatus
+from shared.pipeline.tasks import finish
+from shared.queues import BUILD_QUEUE, CAPTURE_QUEUE, StageMessage
+
+logger = logging.getLogger(__name__)
+
+BUILD_USER = "factoryadmin"
+FACTORY_TAG = "image-factory"
+
+
+def factory_vm_name(task: Task) -> str:
+    """A deterministic VM name of 15 characters, the Windows computer-name limit."""
+    digest = hashlib.sha256(f"{task.run_id}/{task.task_id}/{task.attempts}".encode())
+    return "ifb" + digest.hexdigest()[:12]
+
+
+def generate_password() -> str:
+    """A one-off admin password that meets Azure's complexity rules; never stored."""
+    alphabet = string.ascii_letters + string.digits + "!@#%^*-_=+"
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(24))
+        if (
+            any(c.islower() for c in password)
+            and any(c.isupper() for c in password)
+            and any(c.isdigit() for c in password)
+            and any(not c.isalnum() for c in password)
+        ):
+            return password
+
+
+def handle_build(factory: Factory, message: StageMessage) -> None:
+    task = factory.store.get_task(message.run_id, message.task_id)
+    if TaskStatus(task.status).is_final:
+        return
+    run = factory.store.get_run(task.run_id)
+    if run.status == RunStatus.CANCELLED:
+        _stop(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
+        return
+    if task.phase in ("", "creating"):
+        _create_vm(factory, task)
+    elif task.phase == "provisioning":
+        _check_vm(factory, task, message)
+    else:
+        # Generalized already: the capture stage owns the task now.
+        factory.queues.send(
+            CAPTURE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
+        )
+
+
+def _create_vm(factory: Factory, task: Task) -> None:
+    lab = LabRef.parse(task.lab_id)
+    definition = json.loads(task.definition)
+    if task.phase == "":
+        # Claim the build before touching Azure, so a second delivery waits.
+        task.status = TaskStatus.RUNNING
+        task.phase = "creating"
+        task.attempts += 1
+        task.started_at = factory.now()
+        timeout = timedelta(minutes=int(definition.get("timeout_minutes") or 120))
+        task.deadline = factory.now() + timeout
+        task.vm_name = factory_vm_name(task)
+        try:
+            task = factory.store.save_task(task)
+        except ResourceModifiedError:
+            logger.info(
+                "build %s of run %s is claimed already", task.task_id, task.run_id
+            )
+            return
+
+    if factory.labs.get_build_vm(lab, task.vm_name) is None:
+        spec = _vm_spec(task, definition)
+        location = factory.labs.get_location(lab)
+        task.vm_id = factory.labs.create_build_vm(lab, location, spec)
+        logger.info(
+            "run %s: creating factory VM %s for %s in lab %s",
+            task.run_id,
+            task.vm_name,
+            task.image,
+            lab.name,
+        )
+    task.phase = "provisioning"
+    factory.store.save_task(task)
+    _check_later(factory, task, 0)
+
+
+def _vm_spec(task: Task, definition: dict[str, Any]) -> BuildVmSpec:
+    os_type = task.os_type
+    artifacts = [(str(name), dict(params)) for name, params in definition["artifacts"]]
+    artifacts.append((GENERALIZE_ARTIFACTS[os_type], {}))
+    return BuildVmSpec(
+        name=task.vm_name,
+        os_type=os_type,
+        size=definition["size"],
+        storage_type=definition.get("storage_type") or "Standard",
+        gallery=definition.get("gallery"),
+        custom_image_id=None,
+        artifacts=artifacts,
+        user_name=BUILD_USER,
+        password=generate_password(),
+        notes=f"Image factory build of {task.image} version {task.version}",
+        tags={
+            "created-by": FACTORY_TAG,
+            "factory-run": task.run_id,
+            "factory-image": task.image,
+            "factory-version": task.version,
+        },
+    )
+
+
+def _check_vm(factory: Factory, task: Task, message: StageMessage) -> None:
+    lab = LabRef.parse(task.lab_id)
+    state = factory.labs.get_build_vm(lab, task.vm_name)
+    if state is None:
+        _stop(
+            factory, task, TaskStatus.FAILED, f"factory VM {task.vm_name} disappeared"
+        )
+        return
+    if state.artifacts_failed:
+        reason = "artifact failed: " + "; ".join(state.artifacts_failed)
+        _stop(factory, task, TaskStatus.FAILED, reason)
+        return
+    if state.provisioning_state == "Failed":
+        _stop(
+            factory,
+            task,
+            TaskStatus.FAILED,
+            f"factory VM {task.vm_name} failed to provision",
+        )
+        return
+    if task.deadline and factory.now() > task.deadline:
+        minutes = json.loads(task.definition).get("timeout_minutes")
+        _stop(
+            factory, task, TaskStatus.FAILED, f"build timed out after {minutes} minutes"
+        )
+        return
+    if state.provisioning_state == "Succeeded" and state.deallocated:
+        task.phase = "generalized"
+        task.vm_id = state.vm_id or task.vm_id
+        task.os_disk_id = state.os_disk_id
+        factory.store.save_task(task)
+        factory.queues.send(
+            CAPTURE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
+        )
+        logger.info("run %s: %s is generalized; capturing", task.run_id, task.image)
+        return
+    _check_later(factory, task, message.check + 1)
+
+
+def _check_later(factory: Factory, task: Task, check: int) -> None:
+    message = StageMessage(run_id=task.run_id, task_id=task.task_id, check=check)
+    factory.queues.send(BUILD_QUEUE, message, factory.settings.monitor_interval_seconds)
+
+
+def _stop(factory: Factory, task: Task, status: TaskStatus, reason: str) -> None:
+    """End a build that will not produce an image, deleting its VM first."""
+    if task.vm_name:
+        factory.labs.delete_vm(LabRef.parse(task.lab_id), task.vm_name)
+    finish(factory, task, status, reason)

@@ -1,0 +1,204 @@
+"""Distribute stage: one copy of one image version into one team lab.
+
+Steps, each safe to repeat: ask the lab for an upload URI (a SAS into the
+lab's own storage, because DevTest Labs creates custom images only from
+there), copy the VHD server-side from the image store, create the custom
+image from it and wait until it is ready, then delete the uploaded VHD,
+which the custom image no longer needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.storage.blob import BlobClient
+
+from shared.context import Factory
+from shared.labs import LabRef
+from shared.models import RunStatus, Task, TaskStatus
+from shared.pipeline.blobcopy import (
+    MAX_COPY_ATTEMPTS,
+    CopyState,
+    blob_url_without_query,
+    copy_state,
+    start_copy,
+)
+from shared.pipeline.build import FACTORY_TAG
+from shared.pipeline.capture import image_store_blob
+from shared.pipeline.tasks import finish
+from shared.queues import DISTRIBUTE_QUEUE, StageMessage
+
+logger = logging.getLogger(__name__)
+
+SOURCE_SAS_LIFETIME = timedelta(hours=6)
+
+
+def handle_distribute(factory: Factory, message: StageMessage) -> None:
+    task = factory.store.get_task(message.run_id, message.task_id)
+    if TaskStatus(task.status).is_final:
+        return
+    run = factory.store.get_run(task.run_id)
+    if run.status == RunStatus.CANCELLED:
+        _cancel(factory, task)
+        return
+    lab = LabRef.parse(task.lab_id)
+    if task.phase == "":
+        task.status = TaskStatus.RUNNING
+        task.started_at = factory.now()
+        task.phase = "uploading"
+        task = factory.store.save_task(task)
+
+    if task.phase == "uploading":
+        _start_upload(factory, task, lab)
+        task.phase = "copying"
+        factory.store.save_task(task)
+    if task.phase == "copying":
+        if not _upload_done(factory, task, lab, message):
+            return
+        task.custom_image_id = factory.labs.create_custom_image(
+            lab,
+            task.custom_image_name,
+            task.upload_blob_url,
+            task.os_type,
+            f"Golden image {task.image}, version {task.version} (commit {run.commit[:12]})",
+            _tags(task, run.commit),
+        )
+        task.phase = "imaging"
+        factory.store.save_task(task)
+        _check_later(factory, task, message)
+        return
+    if task.phase == "imaging":
+        _check_image(factory, task, lab, message)
+
+
+def _start_upload(factory: Factory, task: Task, lab: LabRef) -> None:
+    upload_url = factory.labs.upload_uri(lab, f"{task.custom_image_name}.vhd")
+    source = factory.storage.read_sas_url(
+        factory.settings.image_store_container,
+        image_store_blob(task),
+        SOURCE_SAS_LIFETIME,
+    )
+    task.copy_attempts += 1
+    start_copy(BlobClient.from_blob_url(upload_url), source)
+    task.upload_blob_url = blob_url_without_query(upload_url)
+    logger.info(
+        "run %s: copying %s %s into lab %s",
+        task.run_id,
+        task.image,
+        task.version,
+        lab.name,
+    )
+
+
+def _upload_done(
+    factory: Factory, task: Task, lab: LabRef, message: StageMessage
+) -> bool:
+    upload_url = factory.labs.upload_uri(lab, f"{task.custom_image_name}.vhd")
+    state, detail = copy_state(BlobClient.from_blob_url(upload_url))
+    if state == CopyState.SUCCESS:
+        return True
+    if state == CopyState.PENDING:
+        _check_later(factory, task, message)
+        return False
+    if task.copy_attempts >= MAX_COPY_ATTEMPTS:
+        reason = f"copying the VHD into lab {lab.name} failed {task.copy_attempts} times: {detail}"
+        finish(factory, task, TaskStatus.FAILED, reason)
+        return False
+    logger.warning(
+        "run %s: copy into lab %s failed (%s); starting again",
+        task.run_id,
+        lab.name,
+        detail,
+    )
+    task.phase = "uploading"
+    factory.store.save_task(task)
+    factory.queues.send(
+        DISTRIBUTE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
+    )
+    return False
+
+
+def _check_image(
+    factory: Factory, task: Task, lab: LabRef, message: StageMessage
+) -> None:
+    image = factory.labs.get_custom_image(lab, task.custom_image_name)
+    if image is None:
+        # Lost between creation and this check: create it again.
+        task.phase = "copying"
+        factory.store.save_task(task)
+        factory.queues.send(
+            DISTRIBUTE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
+        )
+        return
+    state = image.provisioning_state or ""
+    if state == "Succeeded":
+        _delete_upload(factory, task, lab)
+        factory.store.record_lab_image(
+            task.lab_id,
+            task.image,
+            task.version,
+            image.id or task.custom_image_id,
+            task.run_id,
+        )
+        task.custom_image_id = image.id or task.custom_image_id
+        finish(factory, task, TaskStatus.SUCCEEDED)
+        return
+    if state == "Failed":
+        _delete_upload(factory, task, lab)
+        factory.labs.delete_custom_image(lab, task.custom_image_name)
+        finish(
+            factory,
+            task,
+            TaskStatus.FAILED,
+            f"creating custom image {task.custom_image_name} in lab {lab.name} failed",
+        )
+        return
+    _check_later(factory, task, message)
+
+
+def _delete_upload(factory: Factory, task: Task, lab: LabRef) -> None:
+    """Delete the uploaded VHD; a custom image keeps its own copy of the bytes."""
+    upload_url = factory.labs.upload_uri(lab, f"{task.custom_image_name}.vhd")
+    try:
+        BlobClient.from_blob_url(upload_url).delete_blob()
+    except ResourceNotFoundError:
+        pass
+    except HttpResponseError as exc:
+        # NOTE: no sweep deletes an upload blob left behind here yet; it costs
+        # storage only, and the custom image does not depend on it.
+        logger.warning(
+            "run %s: could not delete upload blob in lab %s: %s",
+            task.run_id,
+            lab.name,
+            exc.reason,
+        )
+
+
+def _cancel(factory: Factory, task: Task) -> None:
+    lab = LabRef.parse(task.lab_id)
+    if task.phase in ("copying", "imaging"):
+        _delete_upload(factory, task, lab)
+    if task.phase == "imaging":
+        factory.labs.delete_custom_image(lab, task.custom_image_name)
+    finish(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
+
+
+def _check_later(factory: Factory, task: Task, message: StageMessage) -> None:
+    factory.queues.send(
+        DISTRIBUTE_QUEUE,
+        StageMessage(run_id=task.run_id, task_id=task.task_id, check=message.check + 1),
+        factory.settings.monitor_interval_seconds,
+    )
+
+
+def _tags(task: Task, commit: str) -> dict[str, str]:
+    return {
+        "created-by": FACTORY_TAG,
+        "factory-image": task.image,
+        "factory-version": task.version,
+        "factory-content-hash": task.content_hash[:16],
+        "factory-commit": commit[:40],
+        "factory-run": task.run_id,
+    }

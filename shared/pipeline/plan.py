@@ -1,0 +1,82 @@
+"""Plan stage: read the configuration at the run's commit and write the run's tasks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from shared.config import ArtifactCatalog, ConfigError, load_config_files
+from shared.context import Factory
+from shared.gitsource import ConfigSnapshot, ConfigSourceError, fetch_config
+from shared.labs import LabRef
+from shared.models import Run, RunStatus
+from shared.pipeline.tasks import fail_run, resume_run
+from shared.planner import plan_run
+from shared.queues import FINALIZE_QUEUE, StageMessage
+
+logger = logging.getLogger(__name__)
+
+
+def handle_plan(factory: Factory, message: StageMessage) -> None:
+    run = factory.store.get_run(message.run_id)
+    if run.status == RunStatus.RUNNING:
+        # A repeated delivery, or one after a crash that followed planning.
+        resume_run(factory, run)
+        return
+    if run.status not in (RunStatus.QUEUED, RunStatus.PLANNING):
+        logger.info("run %s is %s; nothing to plan", run.run_id, run.status)
+        return
+
+    run = factory.store.update_run(run.run_id, _mark_planning(factory))
+    try:
+        snapshot = _fetch(factory, run)
+        # Validate the structure first: the factory lab it names offers the
+        # artifact catalog that the second pass checks artifacts against.
+        draft = load_config_files(snapshot.files)
+        factory_lab = LabRef.parse(draft.factory_lab_id)
+        catalog = ArtifactCatalog(factory.labs.list_artifacts(factory_lab))
+        config = load_config_files(snapshot.files, catalog)
+    except (ConfigError, ConfigSourceError) as exc:
+        fail_run(factory, run.run_id, f"invalid configuration: {exc}")
+        return
+
+    tasks = plan_run(config, run, factory.store.find_version, factory.store.lab_holds)
+    factory.store.put_tasks(run.run_id, tasks)
+
+    def start(current: Run) -> bool:
+        if current.status != RunStatus.PLANNING:
+            return False
+        current.commit = snapshot.commit
+        current.total = len(tasks)
+        current.status = RunStatus.RUNNING
+        return True
+
+    run = factory.store.update_run(run.run_id, start)
+    logger.info(
+        "run %s planned at commit %s: %d builds, %d copies",
+        run.run_id,
+        snapshot.commit,
+        sum(1 for t in tasks if t.kind == "build"),
+        sum(1 for t in tasks if t.kind == "copy"),
+    )
+    if not tasks:
+        factory.queues.send(FINALIZE_QUEUE, StageMessage(run_id=run.run_id))
+        return
+    resume_run(factory, run)
+
+
+def _mark_planning(factory: Factory) -> Callable[[Run], bool]:
+    def change(run: Run) -> bool:
+        if run.status != RunStatus.QUEUED:
+            return False
+        run.status = RunStatus.PLANNING
+        run.started_at = factory.now()
+        return True
+
+    return change
+
+
+def _fetch(factory: Factory, run: Run) -> ConfigSnapshot:
+    settings = factory.settings
+    ref = run.commit or run.ref or settings.config_branch
+    return fetch_config(settings.config_source(), ref)

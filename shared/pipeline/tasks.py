@@ -1,0 +1,123 @@
+"""Shared steps of the task handlers: finish a task, fail it, resume a run."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from azure.core.exceptions import ResourceModifiedError
+
+from shared.context import Factory
+from shared.errors import RunNotFoundError
+from shared.models import Run, RunStatus, Task, TaskKind, TaskStatus
+from shared.planner import copy_task_id
+from shared.queues import (
+    BUILD_QUEUE,
+    CAPTURE_QUEUE,
+    DISTRIBUTE_QUEUE,
+    FINALIZE_QUEUE,
+    StageMessage,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def finish(factory: Factory, task: Task, status: TaskStatus, error: str = "") -> bool:
+    """Mark ``task`` final and count it; send finalize when it was the run's last.
+
+    A failed build also skips the copies that were waiting for it. Returns False
+    when another delivery changed the task first (nothing was written).
+    """
+    task.status = status
+    task.error = error
+    task.finished_at = factory.now()
+    batch = [task]
+    if task.kind == TaskKind.BUILD and status != TaskStatus.SUCCEEDED:
+        batch.extend(_waiting_copies(factory, task, error))
+    try:
+        run = factory.store.finish_tasks(task.run_id, batch)
+    except ResourceModifiedError:
+        logger.info(
+            "task %s of run %s changed meanwhile; leaving it", task.task_id, task.run_id
+        )
+        return False
+    if status == TaskStatus.SUCCEEDED:
+        logger.info("task %s of run %s succeeded", task.task_id, task.run_id)
+    else:
+        logger.warning(
+            "task %s of run %s ended %s: %s", task.task_id, task.run_id, status, error
+        )
+    if run is not None and run.finished >= run.total:
+        factory.queues.send(FINALIZE_QUEUE, StageMessage(run_id=task.run_id))
+    return True
+
+
+def _waiting_copies(factory: Factory, build: Task, error: str) -> list[Task]:
+    copies = []
+    for lab in build_targets(build):
+        try:
+            copy = factory.store.get_task(build.run_id, copy_task_id(build.image, lab))
+        except RunNotFoundError:
+            continue
+        if copy.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+            copy.status = TaskStatus.SKIPPED
+            copy.error = (
+                f"not copied: the build of {build.image} did not succeed ({error})"
+            )
+            copy.finished_at = factory.now()
+            copies.append(copy)
+    return copies
+
+
+def build_targets(build: Task) -> list[str]:
+    if not build.definition:
+        return []
+    targets = json.loads(build.definition).get("targets", [])
+    return [str(t) for t in targets]
+
+
+def resume_run(factory: Factory, run: Run) -> int:
+    """Send a message for every task of a running run that can make progress.
+
+    Used after a crash between planning and sending, and by the watchdog; the
+    handlers ignore messages for tasks that are already done or in progress.
+    Returns how many messages were sent.
+    """
+    sent = 0
+    tasks = factory.store.list_tasks(run.run_id)
+    built = {t.task_id for t in tasks if t.status == TaskStatus.SUCCEEDED}
+    for task in tasks:
+        if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
+            continue
+        message = StageMessage(run_id=run.run_id, task_id=task.task_id)
+        if task.kind == TaskKind.BUILD:
+            queue = (
+                CAPTURE_QUEUE
+                if task.phase in ("generalized", "copying")
+                else BUILD_QUEUE
+            )
+            factory.queues.send(queue, message)
+            sent += 1
+        elif not task.depends_on or task.depends_on in built:
+            factory.queues.send(DISTRIBUTE_QUEUE, message)
+            sent += 1
+    if run.status == RunStatus.RUNNING and all(
+        TaskStatus(t.status).is_final for t in tasks
+    ):
+        factory.queues.send(FINALIZE_QUEUE, StageMessage(run_id=run.run_id))
+    return sent
+
+
+def fail_run(factory: Factory, run_id: str, error: str) -> None:
+    """End a run that has not ended yet as failed, with ``error``."""
+
+    def change(run: Run) -> bool:
+        if RunStatus(run.status).is_final:
+            return False
+        run.status = RunStatus.FAILED
+        run.error = error
+        run.finished_at = factory.now()
+        return True
+
+    factory.store.update_run(run_id, change)
+    logger.error("run %s failed: %s", run_id, error)

@@ -1,0 +1,318 @@
+"""Run, task and image-version state in Table Storage.
+
+Tables:
+
+- ``runs``: PartitionKey ``run``, RowKey = run id. A summary row per run, for listing.
+- ``tasks``: PartitionKey = run id. RowKey ``run`` is the run's header (status and
+  counters); RowKey ``task|<task id>`` is one task. Header and tasks share a
+  partition, so finishing a task and counting it is one atomic transaction.
+- ``images``: PartitionKey = image name, RowKey = version.
+- ``labimages``: PartitionKey = lab resource id, RowKey ``<image>|<version>``:
+  the custom images the factory created in each team lab.
+- ``deliveries``: PartitionKey = webhook source, RowKey = delivery id, for replay protection.
+
+Every filter goes through ``parameters=``; keys go through :func:`escape_key`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+
+from shared.errors import RunNotFoundError, TransientError
+from shared.keys import escape_key
+from shared.models import ImageVersion, Run, Task, from_entity, to_entity
+from shared.storage import StorageClients
+
+logger = logging.getLogger(__name__)
+
+RUNS_TABLE = "runs"
+TASKS_TABLE = "tasks"
+IMAGES_TABLE = "images"
+LAB_IMAGES_TABLE = "labimages"
+DELIVERIES_TABLE = "deliveries"
+ALL_TABLES = (RUNS_TABLE, TASKS_TABLE, IMAGES_TABLE, LAB_IMAGES_TABLE, DELIVERIES_TABLE)
+
+RUN_HEADER_KEY = "run"
+TASK_KEY_PREFIX = "task|"
+# Azure rejects a transaction of more than 100 operations.
+MAX_TRANSACTION_OPERATIONS = 100
+MAX_CAS_ATTEMPTS = 50
+
+
+def task_row_key(task_id: str) -> str:
+    return TASK_KEY_PREFIX + escape_key(task_id)
+
+
+class StateStore:
+    """Reads and writes the factory's state tables."""
+
+    def __init__(self, clients: StorageClients) -> None:
+        self._service = clients.tables
+        self._tables: dict[str, TableClient] = {}
+
+    def table(self, name: str) -> TableClient:
+        client = self._tables.get(name)
+        if client is None:
+            client = self._service.get_table_client(name)
+            self._tables[name] = client
+        return client
+
+    def ensure_tables(self) -> None:
+        for name in ALL_TABLES:
+            self._service.create_table_if_not_exists(name)
+
+    # Runs
+
+    def create_run(self, run: Run) -> None:
+        """Insert the run's header, then its summary row; both are idempotent."""
+        header = _keyed(run, run.run_id, RUN_HEADER_KEY)
+        try:
+            self.table(TASKS_TABLE).create_entity(header)
+        except ResourceExistsError:
+            logger.info("run %s already exists; keeping it", run.run_id)
+        self.table(RUNS_TABLE).upsert_entity(_summary(run), mode=UpdateMode.MERGE)
+
+    def get_run(self, run_id: str) -> Run:
+        try:
+            entity = self.table(TASKS_TABLE).get_entity(
+                escape_key(run_id), RUN_HEADER_KEY
+            )
+        except ResourceNotFoundError:
+            raise RunNotFoundError(f"run {run_id!r} was not found") from None
+        run: Run = from_entity(Run, entity)
+        return run
+
+    def list_runs(self, limit: int = 50) -> list[Run]:
+        entities = self.table(RUNS_TABLE).query_entities(
+            "PartitionKey eq @pk", parameters={"pk": "run"}
+        )
+        runs = [from_entity(Run, e) for e in entities]
+        runs.sort(key=lambda r: r.created_at, reverse=True)
+        return runs[:limit]
+
+    def save_run(self, run: Run) -> Run:
+        """Write the run's header if nobody changed it since it was read (ETag check).
+
+        Raises ResourceModifiedError when another writer got there first.
+        """
+        entity = _keyed(run, run.run_id, RUN_HEADER_KEY)
+        metadata = self.table(TASKS_TABLE).update_entity(
+            entity,
+            mode=UpdateMode.REPLACE,
+            etag=run.etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+        run.etag = metadata.get("etag")
+        self.table(RUNS_TABLE).upsert_entity(_summary(run), mode=UpdateMode.MERGE)
+        return run
+
+    def update_run(self, run_id: str, change: Callable[[Run], bool]) -> Run:
+        """Apply ``change`` to the run's header with an ETag-conditioned retry loop.
+
+        ``change`` edits the run in place and returns False to leave it unwritten.
+        """
+        for _ in range(MAX_CAS_ATTEMPTS):
+            run = self.get_run(run_id)
+            if not change(run):
+                return run
+            try:
+                return self.save_run(run)
+            except ResourceModifiedError:
+                continue
+        raise TransientError(f"run {run_id}: too many concurrent updates of its header")
+
+    # Tasks
+
+    def put_tasks(self, run_id: str, tasks: Iterable[Task]) -> None:
+        """Insert or replace tasks in transactions of at most 100 operations."""
+        operations: list[tuple[str, dict[str, Any]]] = [
+            ("upsert", _keyed(t, run_id, task_row_key(t.task_id))) for t in tasks
+        ]
+        table = self.table(TASKS_TABLE)
+        for start in range(0, len(operations), MAX_TRANSACTION_OPERATIONS):
+            batch = operations[start : start + MAX_TRANSACTION_OPERATIONS]
+            table.submit_transaction(batch)
+
+    def get_task(self, run_id: str, task_id: str) -> Task:
+        try:
+            entity = self.table(TASKS_TABLE).get_entity(
+                escape_key(run_id), task_row_key(task_id)
+            )
+        except ResourceNotFoundError:
+            raise RunNotFoundError(
+                f"task {task_id!r} of run {run_id!r} was not found"
+            ) from None
+        task: Task = from_entity(Task, entity)
+        return task
+
+    def list_tasks(self, run_id: str) -> list[Task]:
+        entities = self.table(TASKS_TABLE).query_entities(
+            "PartitionKey eq @pk and RowKey gt @lo and RowKey lt @hi",
+            parameters={"pk": escape_key(run_id), "lo": "task|", "hi": "task}"},
+        )
+        return [from_entity(Task, e) for e in entities]
+
+    def save_task(self, task: Task) -> Task:
+        """Write a task if it is unchanged since it was read; raises ResourceModifiedError."""
+        entity = _keyed(task, task.run_id, task_row_key(task.task_id))
+        metadata = self.table(TASKS_TABLE).update_entity(
+            entity,
+            mode=UpdateMode.REPLACE,
+            etag=task.etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+        task.etag = metadata.get("etag")
+        return task
+
+    def finish_tasks(self, run_id: str, tasks: list[Task]) -> Run | None:
+        """Record final task states and count them in the run's header, atomically.
+
+        Each task must come from :meth:`get_task` (its ETag is checked) and carry
+        its final status. Returns the updated header, or None when every task was
+        already final (a repeated delivery: nothing to count). Raises
+        ResourceModifiedError when a task changed since it was read.
+        """
+        assert len(tasks) < MAX_TRANSACTION_OPERATIONS
+        table = self.table(TASKS_TABLE)
+        for _ in range(MAX_CAS_ATTEMPTS):
+            run = self.get_run(run_id)
+            operations: list[Any] = []
+            for task in tasks:
+                run.finished += 1
+                if task.status == "succeeded":
+                    run.succeeded += 1
+                else:
+                    run.failed += 1
+                operations.append(
+                    (
+                        "update",
+                        _keyed(task, run_id, task_row_key(task.task_id)),
+                        {
+                            "mode": UpdateMode.REPLACE,
+                            "etag": task.etag,
+                            "match_condition": MatchConditions.IfNotModified,
+                        },
+                    )
+                )
+            operations.append(
+                (
+                    "update",
+                    _keyed(run, run_id, RUN_HEADER_KEY),
+                    {
+                        "mode": UpdateMode.REPLACE,
+                        "etag": run.etag,
+                        "match_condition": MatchConditions.IfNotModified,
+                    },
+                )
+            )
+            try:
+                table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                if exc.index == len(operations) - 1:
+                    continue  # only the header moved on: count again
+                raise ResourceModifiedError(
+                    f"task {tasks[exc.index].task_id} of run {run_id} changed "
+                    "while it was being finished"
+                ) from exc
+            return run
+        raise TransientError(f"run {run_id}: too many concurrent updates of its header")
+
+    # Image versions
+
+    def put_version(self, version: ImageVersion) -> None:
+        entity = _keyed(version, version.image, version.version)
+        self.table(IMAGES_TABLE).upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def find_version(self, image: str, content_hash: str) -> ImageVersion | None:
+        """Return the newest available version of ``image`` with this content hash."""
+        entities = self.table(IMAGES_TABLE).query_entities(
+            "PartitionKey eq @pk and content_hash eq @hash and state eq @state",
+            parameters={
+                "pk": escape_key(image),
+                "hash": content_hash,
+                "state": "available",
+            },
+        )
+        versions = [from_entity(ImageVersion, e) for e in entities]
+        return max(versions, key=lambda v: v.version) if versions else None
+
+    def list_versions(self, image: str | None = None) -> list[ImageVersion]:
+        table = self.table(IMAGES_TABLE)
+        if image is None:
+            entities: Iterator[Any] = iter(table.list_entities())
+        else:
+            entities = iter(
+                table.query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": escape_key(image)}
+                )
+            )
+        return [from_entity(ImageVersion, e) for e in entities]
+
+    # Custom images the factory placed in team labs
+
+    def record_lab_image(
+        self, lab_id: str, image: str, version: str, custom_image_id: str, run_id: str
+    ) -> None:
+        entity = {
+            "PartitionKey": escape_key(lab_id.lower()),
+            "RowKey": escape_key(f"{image}|{version}"),
+            "lab_id": lab_id,
+            "image": image,
+            "version": version,
+            "custom_image_id": custom_image_id,
+            "run_id": run_id,
+        }
+        self.table(LAB_IMAGES_TABLE).upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def lab_holds(self, lab_id: str, image: str, version: str) -> bool:
+        try:
+            self.table(LAB_IMAGES_TABLE).get_entity(
+                escape_key(lab_id.lower()), escape_key(f"{image}|{version}")
+            )
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def list_lab_images(self) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.table(LAB_IMAGES_TABLE).list_entities()]
+
+    # Webhook deliveries
+
+    def claim_delivery(self, source: str, delivery_id: str, run_id: str) -> str:
+        """Record a webhook delivery; return the run id of its first delivery."""
+        table = self.table(DELIVERIES_TABLE)
+        entity = {
+            "PartitionKey": escape_key(source),
+            "RowKey": escape_key(delivery_id),
+            "run_id": run_id,
+        }
+        try:
+            table.create_entity(entity)
+        except ResourceExistsError:
+            existing = table.get_entity(escape_key(source), escape_key(delivery_id))
+            return str(existing["run_id"])
+        return run_id
+
+
+def _keyed(record: Any, partition: str, row: str) -> dict[str, Any]:
+    entity = to_entity(record)
+    entity["PartitionKey"] = escape_key(partition)
+    entity["RowKey"] = row
+    return entity
+
+
+def _summary(run: Run) -> dict[str, Any]:
+    entity = to_entity(run)
+    entity["PartitionKey"] = "run"
+    entity["RowKey"] = escape_key(run.run_id)
+    return entity
