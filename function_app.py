@@ -15,6 +15,9 @@ from functions import (
     timers,
     webhooks,
 )
+from shared import logcontext
+
+logcontext.install()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 

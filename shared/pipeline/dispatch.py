@@ -17,6 +17,7 @@ from azure.core.exceptions import ResourceModifiedError
 from shared.context import Factory
 from shared.errors import FactoryError, RunNotFoundError
 from shared.labs import LabRef
+from shared.logcontext import log_context
 from shared.models import TaskKind, TaskStatus
 from shared.pipeline.build import handle_build
 from shared.pipeline.capture import handle_capture
@@ -54,6 +55,14 @@ def process_stage_message(
     except ValueError as exc:
         logger.error("dropped an invalid message on %s: %s", queue, exc)
         return
+    stage = queue.removeprefix("factory-")
+    with log_context(run_id=message.run_id, task_id=message.task_id, stage=stage):
+        _dispatch(factory, queue, message, dequeue_count)
+
+
+def _dispatch(
+    factory: Factory, queue: str, message: StageMessage, dequeue_count: int
+) -> None:
     try:
         HANDLERS[queue](factory, message)
     except RunNotFoundError as exc:
