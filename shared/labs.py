@@ -20,6 +20,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from shared.config import LabRef
 from shared.errors import AzureOperationError
 
 logger = logging.getLogger(__name__)
@@ -30,40 +31,6 @@ GENERALIZE_ARTIFACTS = {"Windows": "windows-sysprep", "Linux": "linux-deprovisio
 # Status codes for which a later attempt can succeed.
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 DISK_SAS_SECONDS = 4 * 3600
-
-
-@dataclass(frozen=True)
-class LabRef:
-    """A lab's coordinates, parsed from its ARM resource id."""
-
-    subscription_id: str
-    resource_group: str
-    name: str
-
-    @property
-    def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.DevTestLab/labs/{self.name}"
-        )
-
-    @classmethod
-    def parse(cls, resource_id: str) -> LabRef:
-        parts = resource_id.strip("/").split("/")
-        lowered = [p.lower() for p in parts]
-        if (
-            len(parts) != 8
-            or lowered[0] != "subscriptions"
-            or lowered[2] != "resourcegroups"
-            or lowered[4] != "providers"
-            or lowered[5] != "microsoft.devtestlab"
-            or lowered[6] != "labs"
-        ):
-            raise ValueError(
-                f"invalid lab resource id {resource_id!r}: expected /subscriptions/<id>"
-                "/resourceGroups/<group>/providers/Microsoft.DevTestLab/labs/<name>"
-            )
-        return cls(parts[1], parts[3], parts[7])
 
 
 @dataclass

@@ -17,7 +17,9 @@ from contextvars import ContextVar
 from typing import Any
 
 CONTEXT_FIELDS = ("run_id", "task_id", "stage")
-_context: ContextVar[dict[str, str] | None] = ContextVar("factory_log_context", default=None)
+_context: ContextVar[dict[str, str] | None] = ContextVar(
+    "factory_log_context", default=None
+)
 _installed = False
 
 _SECRET_PATTERNS = [
@@ -45,7 +47,9 @@ def redact(text: str) -> str:
 @contextlib.contextmanager
 def log_context(**values: str) -> Iterator[None]:
     """Add ``values`` (run_id, task_id, stage) to every record logged inside the block."""
-    token = _context.set({**(_context.get() or {}), **{k: v for k, v in values.items() if v}})
+    token = _context.set(
+        {**(_context.get() or {}), **{k: v for k, v in values.items() if v}}
+    )
     try:
         yield
     finally:

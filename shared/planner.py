@@ -8,14 +8,13 @@ without storage.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.config import FactoryConfig, ImageDefinition
+from shared.config import FactoryConfig, ImageDefinition, pattern_matches
 from shared.models import ImageVersion, Run, Task, TaskKind
 
 VersionLookup = Callable[[str, str], ImageVersion | None]
@@ -55,9 +54,7 @@ def select(names: list[str], patterns: list[str] | None) -> list[str]:
     """Return the names that match any of ``patterns`` (all names when there are none)."""
     if not patterns:
         return names
-    return [
-        n for n in names if any(fnmatch.fnmatchcase(n, p) or n == p for p in patterns)
-    ]
+    return [n for n in names if any(pattern_matches(p, n) for p in patterns)]
 
 
 def plan_run(

@@ -19,8 +19,9 @@ from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError
 
+from shared.config import parse_resource_id
 from shared.context import Factory
-from shared.labs import GENERALIZE_ARTIFACTS, BuildVmSpec, LabRef
+from shared.labs import GENERALIZE_ARTIFACTS, BuildVmSpec
 from shared.models import RunStatus, Task, TaskStatus
 from shared.pipeline.tasks import finish
 from shared.queues import BUILD_QUEUE, CAPTURE_QUEUE, StageMessage
@@ -71,7 +72,7 @@ def handle_build(factory: Factory, message: StageMessage) -> None:
 
 
 def _create_vm(factory: Factory, task: Task) -> None:
-    lab = LabRef.parse(task.lab_id)
+    lab = parse_resource_id(task.lab_id)
     definition = json.loads(task.definition)
     if task.phase == "":
         # Claim the build before touching Azure, so a second delivery waits.
@@ -131,7 +132,7 @@ def _vm_spec(task: Task, definition: dict[str, Any]) -> BuildVmSpec:
 
 
 def _check_vm(factory: Factory, task: Task, message: StageMessage) -> None:
-    lab = LabRef.parse(task.lab_id)
+    lab = parse_resource_id(task.lab_id)
     state = factory.labs.get_build_vm(lab, task.vm_name)
     if state is None:
         _stop(
@@ -177,5 +178,5 @@ def _check_later(factory: Factory, task: Task, check: int) -> None:
 def _stop(factory: Factory, task: Task, status: TaskStatus, reason: str) -> None:
     """End a build that will not produce an image, deleting its VM first."""
     if task.vm_name:
-        factory.labs.delete_vm(LabRef.parse(task.lab_id), task.vm_name)
+        factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
     finish(factory, task, status, reason)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from shared.config import parse_resource_id
 from shared.context import Factory
-from shared.labs import LabRef
 from shared.models import ImageVersion, RunStatus, Task, TaskStatus
 from shared.pipeline.blobcopy import (
     MAX_COPY_ATTEMPTS,
@@ -40,7 +40,7 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
         return
     run = factory.store.get_run(task.run_id)
     if run.status == RunStatus.CANCELLED:
-        factory.labs.delete_vm(LabRef.parse(task.lab_id), task.vm_name)
+        factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
         finish(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
         return
 
@@ -81,7 +81,7 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
 
 def _copy_failed(factory: Factory, task: Task, detail: str) -> None:
     if task.copy_attempts >= MAX_COPY_ATTEMPTS:
-        factory.labs.delete_vm(LabRef.parse(task.lab_id), task.vm_name)
+        factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
         reason = f"copying the OS disk failed {task.copy_attempts} times: {detail}"
         finish(factory, task, TaskStatus.FAILED, reason)
         return
@@ -113,7 +113,7 @@ def _complete(factory: Factory, task: Task) -> None:
         )
     )
     factory.labs.revoke_disk_access(task.os_disk_id)
-    factory.labs.delete_vm(LabRef.parse(task.lab_id), task.vm_name)
+    factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
     if finish(factory, task, TaskStatus.SUCCEEDED):
         _send_copies(factory, task)
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from azure.core.exceptions import ResourceModifiedError
 
+from shared.config import parse_resource_id
 from shared.context import Factory
 from shared.errors import FactoryError, RunNotFoundError
-from shared.labs import LabRef
 from shared.logcontext import log_context
 from shared.models import TaskKind, TaskStatus
 from shared.pipeline.build import handle_build
@@ -102,7 +102,7 @@ def _fail(factory: Factory, queue: str, message: StageMessage, error: str) -> No
         return
     if task.kind == TaskKind.BUILD and task.vm_name:
         try:
-            factory.labs.delete_vm(LabRef.parse(task.lab_id), task.vm_name)
+            factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
         except FactoryError as exc:
             logger.warning("could not delete factory VM %s: %s", task.vm_name, exc)
     finish(factory, task, TaskStatus.FAILED, error)

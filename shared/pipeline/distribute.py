@@ -15,8 +15,8 @@ from datetime import timedelta
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
+from shared.config import LabRef, parse_resource_id
 from shared.context import Factory
-from shared.labs import LabRef
 from shared.models import RunStatus, Task, TaskStatus
 from shared.pipeline.blobcopy import (
     MAX_COPY_ATTEMPTS,
@@ -43,7 +43,7 @@ def handle_distribute(factory: Factory, message: StageMessage) -> None:
     if run.status == RunStatus.CANCELLED:
         _cancel(factory, task)
         return
-    lab = LabRef.parse(task.lab_id)
+    lab = parse_resource_id(task.lab_id)
     if task.phase == "":
         task.status = TaskStatus.RUNNING
         task.started_at = factory.now()
@@ -177,7 +177,7 @@ def _delete_upload(factory: Factory, task: Task, lab: LabRef) -> None:
 
 
 def _cancel(factory: Factory, task: Task) -> None:
-    lab = LabRef.parse(task.lab_id)
+    lab = parse_resource_id(task.lab_id)
     if task.phase in ("copying", "imaging"):
         _delete_upload(factory, task, lab)
     if task.phase == "imaging":

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from shared.config import ArtifactCatalog, ConfigError, load_config_files
+from shared.config import (
+    ArtifactCatalog,
+    ConfigError,
+    load_config_files,
+    parse_resource_id,
+)
 from shared.context import Factory
 from shared.gitsource import ConfigSnapshot, ConfigSourceError, fetch_config
-from shared.labs import LabRef
 from shared.models import Run, RunStatus
 from shared.pipeline.tasks import fail_run, resume_run
 from shared.planner import plan_run
@@ -33,7 +37,7 @@ def handle_plan(factory: Factory, message: StageMessage) -> None:
         # Validate the structure first: the factory lab it names offers the
         # artifact catalog that the second pass checks artifacts against.
         draft = load_config_files(snapshot.files)
-        factory_lab = LabRef.parse(draft.factory_lab_id)
+        factory_lab = parse_resource_id(draft.factory_lab_id)
         catalog = ArtifactCatalog(factory.labs.list_artifacts(factory_lab))
         config = load_config_files(snapshot.files, catalog)
     except (ConfigError, ConfigSourceError) as exc:

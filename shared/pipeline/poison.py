@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
+from shared.config import parse_resource_id
 from shared.context import Factory
 from shared.errors import RunNotFoundError
-from shared.labs import LabRef
 from shared.models import Run, RunStatus, TaskKind, TaskStatus
 from shared.pipeline.finalize import final_status
 from shared.pipeline.tasks import finish
@@ -45,7 +45,7 @@ def handle_poison(factory: Factory, queue: str, body: str) -> None:
     if TaskStatus(task.status).is_final:
         return
     if task.kind == TaskKind.BUILD and task.vm_name:
-        factory.labs.delete_vm(LabRef.parse(task.lab_id), task.vm_name)
+        factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
     last_error = f"; last error: {task.error}" if task.error else ""
     finish(factory, task, TaskStatus.FAILED, reason + last_error)
 

@@ -40,7 +40,9 @@ def test_task_to_api_has_no_secrets_or_internal_fields() -> None:
 
 def test_final_status_table() -> None:
     def run(succeeded: int, failed: int) -> Run:
-        return Run(run_id="r", trigger="push", ref="", succeeded=succeeded, failed=failed)
+        return Run(
+            run_id="r", trigger="push", ref="", succeeded=succeeded, failed=failed
+        )
 
     assert final_status(run(3, 0)) == RunStatus.SUCCEEDED
     assert final_status(run(0, 0)) == RunStatus.SUCCEEDED

@@ -55,6 +55,9 @@ def test_settings_token_goes_into_https_url_only() -> None:
             "FACTORY_CONFIG_REPO_TOKEN": "s3cr/t",
         }
     )
-    assert https.config_source() == "https://x-access-token:s3cr%2Ft@github.com/contoso/images.git"
+    assert (
+        https.config_source()
+        == "https://x-access-token:s3cr%2Ft@github.com/contoso/images.git"
+    )
     local = Settings.from_env({**LOCAL, "FACTORY_CONFIG_REPO_TOKEN": "t"})
     assert local.config_source() == "/tmp/config-repo"

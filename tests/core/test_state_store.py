@@ -27,7 +27,9 @@ def store(azurite: str) -> StateStore:
 
 
 def make_run(store: StateStore, tasks: int) -> tuple[Run, list[Task]]:
-    run = Run(run_id=f"test-{secrets.token_hex(4)}", trigger="manual", ref="refs/heads/main")
+    run = Run(
+        run_id=f"test-{secrets.token_hex(4)}", trigger="manual", ref="refs/heads/main"
+    )
     store.create_run(run)
     planned = [
         Task(
@@ -55,7 +57,9 @@ def test_state_store_keys_with_slashes_round_trip(store: StateStore) -> None:
     run, tasks = make_run(store, 2)
     loaded = store.get_task(run.run_id, tasks[0].task_id)
     assert loaded.image == "linux/img-0"
-    assert {t.task_id for t in store.list_tasks(run.run_id)} == {t.task_id for t in tasks}
+    assert {t.task_id for t in store.list_tasks(run.run_id)} == {
+        t.task_id for t in tasks
+    }
 
 
 def test_state_store_save_task_rejects_stale_etag(store: StateStore) -> None:
