@@ -44,6 +44,14 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
         finish(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
         return
 
+    if task.phase not in ("generalized", "copying"):
+        logger.warning(
+            "run %s: capture of %s arrived in phase %r; ignoring it",
+            task.run_id,
+            task.image,
+            task.phase,
+        )
+        return
     container = factory.storage.blobs.get_container_client(
         factory.settings.image_store_container
     )

@@ -67,6 +67,14 @@ def _dispatch(
         HANDLERS[queue](factory, message)
     except RunNotFoundError as exc:
         logger.error("dropped a message on %s: %s", queue, exc)
+    except ResourceModifiedError:
+        # Another delivery of the same task wrote first and carries the work on.
+        logger.info(
+            "%s: task %s of run %s changed under this delivery; leaving it to the other",
+            queue,
+            message.task_id or "-",
+            message.run_id,
+        )
     except FactoryError as exc:
         if exc.retryable:
             logger.warning(
