@@ -19,7 +19,14 @@ from scripts.localstack.processes import (
     ServiceTimeoutError,
     StackError,
 )
-from scripts.localstack.stack import REPO_ROOT, SERVICES, LocalStack
+from scripts.localstack.stack import (
+    REPO_ROOT,
+    SERVICES,
+    LocalStack,
+    describe_running_stack,
+    running_services,
+    stop_detached_stack,
+)
 
 __all__ = [
     "REPO_ROOT",
@@ -36,4 +43,7 @@ __all__ = [
     "ServiceStartError",
     "ServiceTimeoutError",
     "StackError",
+    "describe_running_stack",
+    "running_services",
+    "stop_detached_stack",
 ]

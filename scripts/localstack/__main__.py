@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from scripts.localstack.configrepo import ConfigRepo
-from scripts.localstack.processes import StackError, is_service_running, stop_detached
-from scripts.localstack.stack import REPO_ROOT, SERVICES, STATE_FILE_NAME, LocalStack
+from scripts.localstack.processes import StackError
+from scripts.localstack.stack import (
+    REPO_ROOT,
+    SERVICES,
+    LocalStack,
+    describe_running_stack,
+    running_services,
+    stop_detached_stack,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,30 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def describe_running_stack(stack: LocalStack) -> str:
-    """Return the addresses of the running services and how to stop them."""
-    lines = [f"Local stack is running; state and logs are in {stack.state_dir}"]
-    if "azurite" in stack.processes:
-        lines.append(f"  Storage:       connection string in {stack.state_file}")
-    if "emulator" in stack.processes:
-        emulator = stack.emulator
-        lines.append(
-            f"  ARM emulator:  {emulator.arm_endpoint} (CA bundle {emulator.ca_bundle})"
-        )
-        lines.append(f"  Controls:      {emulator.control_endpoint}")
-    if "devhost" in stack.processes:
-        ready_file = stack.state_dir / "devhost" / "devhost.json"
-        lines.append(f"  Function app:  {stack.base_url}/api/runs")
-        lines.append(
-            f"  Function key:  in {ready_file} (function_key), header x-functions-key"
-        )
-    lines.append(f"  Logs:          {stack.state_dir / 'logs'}")
-    lines.append(
-        f"Stop it with: python -m scripts.localstack down --state-dir {stack.state_dir}"
-    )
-    return "\n".join(lines)
-
-
 def command_up(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir.resolve()
     if running_services(state_dir):
@@ -133,43 +114,17 @@ def command_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def running_services(state_dir: Path) -> dict[str, int]:
-    """Return name -> pid of the services in state_dir's state file that still run."""
-    state = _read_state(state_dir)
-    processes = state.get("processes", {}) if state else {}
-    return {
-        name: int(entry["pid"])
-        for name, entry in processes.items()
-        if is_service_running(int(entry["pid"]), entry["argv"])
-    }
-
-
 def command_down(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir.resolve()
-    state = _read_state(state_dir)
-    if state is None:
+    results = stop_detached_stack(state_dir)
+    if results is None:
         print(f"No stack state in {state_dir}; nothing to stop.")
         return 0
 
-    processes = state.get("processes", {})
-    for name in reversed(SERVICES):
-        entry = processes.get(name)
-        if entry is None:
-            continue
-        stopped = stop_detached(int(entry["pid"]), entry["argv"])
+    for name, (pid, stopped) in results.items():
         outcome = "stopped" if stopped else "was not running"
-        print(f"{name}: {outcome} (pid {entry['pid']})")
-
-    (state_dir / STATE_FILE_NAME).unlink(missing_ok=True)
+        print(f"{name}: {outcome} (pid {pid})")
     return 0
-
-
-def _read_state(state_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((state_dir / STATE_FILE_NAME).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def main(argv: list[str] | None = None) -> int:

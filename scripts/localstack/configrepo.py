@@ -51,7 +51,7 @@ class ConfigRepo:
         branch: str = DEFAULT_BRANCH,
         message: str = "Add the image factory configuration",
     ) -> tuple[ConfigRepo, CommitInfo]:
-        """Create a repository at path whose first commit contains source_dir's files."""
+        """Create a repository at path with source_dir's files in its first commit."""
         if path.exists():
             raise FileExistsError(
                 f"{path} already exists; remove it or choose another path"

@@ -1,0 +1,1 @@
+"""Demo of the image factory on the local stack: ``python -m scripts.demo``."""
