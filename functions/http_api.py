@@ -1,4 +1,7 @@
-"""HTTP API: start, list and show runs; list image versions. Function keys required."""
+"""HTTP API: start, list, show, cancel and retry runs; list image versions.
+
+Every route needs a function key.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +43,26 @@ def runs_list(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="runs/{run_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def runs_show(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(*api.show_run(get_factory(), req.route_params["run_id"]))
+
+
+@bp.function_name("runs_cancel")
+@bp.route(
+    route="runs/{run_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
+)
+def runs_cancel(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(
+        *api.cancel(get_factory(), req.route_params["run_id"], requester(req))
+    )
+
+
+@bp.function_name("runs_retry")
+@bp.route(
+    route="runs/{run_id}/retry", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
+)
+def runs_retry(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(
+        *api.retry(get_factory(), req.route_params["run_id"], requester(req))
+    )
 
 
 @bp.function_name("images_list")

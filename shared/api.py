@@ -12,6 +12,7 @@ from typing import Any
 from shared.context import Factory
 from shared.errors import RunNotFoundError
 from shared.models import Run, Trigger
+from shared.operations import OperationRejected, cancel_run, retry_run
 from shared.pipeline.runs import new_run_id, start_run
 
 MAX_REQUEST_BODY_BYTES = 64 * 1024
@@ -106,3 +107,29 @@ def list_images(factory: Factory) -> Response:
         entry["labs"] = sorted(holders.get((version.image, version.version), []))
         images.setdefault(version.image, []).append(entry)
     return 200, {"images": images}
+
+
+def cancel(factory: Factory, run_id: str, requested_by: str) -> Response:
+    """Cancel a run that has not ended; its tasks clean up what they created."""
+    try:
+        run = cancel_run(factory, run_id, requested_by)
+    except RunNotFoundError as exc:
+        return 404, {"error": {"code": "RunNotFound", "message": str(exc)}}
+    except OperationRejected as exc:
+        return 409, {"error": {"code": "RunEnded", "message": str(exc)}}
+    return 202, {"run_id": run.run_id, "status": str(run.status)}
+
+
+def retry(factory: Factory, run_id: str, requested_by: str) -> Response:
+    """Retry only the failed, skipped and cancelled tasks of an ended run."""
+    try:
+        run, tasks = retry_run(factory, run_id, requested_by)
+    except RunNotFoundError as exc:
+        return 404, {"error": {"code": "RunNotFound", "message": str(exc)}}
+    except OperationRejected as exc:
+        return 409, {"error": {"code": "NothingToRetry", "message": str(exc)}}
+    return 202, {
+        "run_id": run.run_id,
+        "status": str(run.status),
+        "retried": sorted(t.task_id for t in tasks),
+    }

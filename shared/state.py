@@ -174,56 +174,62 @@ class StateStore:
         task.etag = metadata.get("etag")
         return task
 
-    def finish_tasks(self, run_id: str, tasks: list[Task]) -> Run | None:
+    def finish_tasks(self, run_id: str, tasks: list[Task]) -> Run:
         """Record final task states and count them in the run's header, atomically.
 
         Each task must come from :meth:`get_task` (its ETag is checked) and carry
-        its final status. Returns the updated header, or None when every task was
-        already final (a repeated delivery: nothing to count). Raises
-        ResourceModifiedError when a task changed since it was read.
+        its final status. Returns the updated header. Raises
+        ResourceModifiedError when a task changed since it was read, so a
+        repeated delivery can never count a task twice.
         """
-        assert len(tasks) < MAX_TRANSACTION_OPERATIONS
-        table = self.table(TASKS_TABLE)
-        for _ in range(MAX_CAS_ATTEMPTS):
-            run = self.get_run(run_id)
-            operations: list[Any] = []
+
+        def count(run: Run) -> None:
             for task in tasks:
                 run.finished += 1
                 if task.status == "succeeded":
                     run.succeeded += 1
                 else:
                     run.failed += 1
-                operations.append(
-                    (
-                        "update",
-                        _keyed(task, run_id, task_row_key(task.task_id)),
-                        {
-                            "mode": UpdateMode.REPLACE,
-                            "etag": task.etag,
-                            "match_condition": MatchConditions.IfNotModified,
-                        },
-                    )
-                )
+
+        return self.write_tasks_with_header(run_id, tasks, count)
+
+    def write_tasks_with_header(
+        self, run_id: str, tasks: list[Task], change_header: Callable[[Run], None]
+    ) -> Run:
+        """Write ``tasks`` and the header as changed by ``change_header``, atomically.
+
+        The header is read again and ``change_header`` applied again when another
+        writer updated it meanwhile; a task changed meanwhile raises
+        ResourceModifiedError. At most 99 tasks, the transaction limit less the header.
+        """
+        if len(tasks) >= MAX_TRANSACTION_OPERATIONS:
+            raise ValueError(
+                f"{len(tasks)} tasks do not fit one transaction with the header"
+            )
+        table = self.table(TASKS_TABLE)
+        for _ in range(MAX_CAS_ATTEMPTS):
+            run = self.get_run(run_id)
+            change_header(run)
+            operations: list[Any] = [
+                _conditional_update(_keyed(t, run_id, task_row_key(t.task_id)), t.etag)
+                for t in tasks
+            ]
             operations.append(
-                (
-                    "update",
-                    _keyed(run, run_id, RUN_HEADER_KEY),
-                    {
-                        "mode": UpdateMode.REPLACE,
-                        "etag": run.etag,
-                        "match_condition": MatchConditions.IfNotModified,
-                    },
-                )
+                _conditional_update(_keyed(run, run_id, RUN_HEADER_KEY), run.etag)
             )
             try:
-                table.submit_transaction(operations)
+                results = table.submit_transaction(operations)
             except TableTransactionError as exc:
                 if exc.index == len(operations) - 1:
-                    continue  # only the header moved on: count again
+                    continue  # only the header moved on: apply the change again
                 raise ResourceModifiedError(
                     f"task {tasks[exc.index].task_id} of run {run_id} changed "
-                    "while it was being finished"
+                    "while it was being written"
                 ) from exc
+            for task, result in zip(tasks, results, strict=False):
+                task.etag = result.get("etag")
+            run.etag = results[-1].get("etag")
+            self.table(RUNS_TABLE).upsert_entity(_summary(run), mode=UpdateMode.MERGE)
             return run
         raise TransientError(f"run {run_id}: too many concurrent updates of its header")
 
@@ -309,6 +315,15 @@ def _keyed(record: Any, partition: str, row: str) -> dict[str, Any]:
     entity["PartitionKey"] = escape_key(partition)
     entity["RowKey"] = row
     return entity
+
+
+def _conditional_update(entity: dict[str, Any], etag: str | None) -> tuple[Any, ...]:
+    options = {
+        "mode": UpdateMode.REPLACE,
+        "etag": etag,
+        "match_condition": MatchConditions.IfNotModified,
+    }
+    return ("update", entity, options)
 
 
 def _summary(run: Run) -> dict[str, Any]:

@@ -8,7 +8,10 @@ VM, then send one distribute message per team lab that receives the image.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+
+from azure.core.exceptions import ResourceNotFoundError
 
 from shared.config import parse_resource_id
 from shared.context import Factory
@@ -38,11 +41,6 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
         return
     if TaskStatus(task.status).is_final:
         return
-    run = factory.store.get_run(task.run_id)
-    if run.status == RunStatus.CANCELLED:
-        factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
-        finish(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
-        return
 
     if task.phase not in ("generalized", "copying"):
         logger.warning(
@@ -56,6 +54,13 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
         factory.settings.image_store_container
     )
     destination = container.get_blob_client(image_store_blob(task))
+    if factory.store.get_run(task.run_id).status == RunStatus.CANCELLED:
+        # No version comes of a cancelled run: drop the partial VHD and the VM.
+        with contextlib.suppress(ResourceNotFoundError):
+            destination.delete_blob()
+        factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
+        finish(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
+        return
     if task.phase == "generalized":
         sas_url = factory.labs.grant_disk_read(task.os_disk_id)
         task.copy_attempts += 1
