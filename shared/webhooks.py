@@ -1,4 +1,9 @@
-"""Push webhooks from GitHub: verify the signature, filter the ref, start a run.
+"""Push webhooks from GitHub and Azure DevOps: authenticate, filter the ref, start a run.
+
+GitHub signs each delivery with HMAC-SHA256. Azure DevOps does not sign
+payloads; its Web Hooks consumer sends either basic authentication or a
+custom header, and the factory compares the secret from either in
+constant time.
 
 The run fetches the configuration from the repository URL in the app
 settings, never from a URL in the payload, so a forged payload can at most
@@ -7,6 +12,8 @@ start a run of the configured repository.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -107,8 +114,104 @@ def _push(factory: Factory, payload: dict[str, Any], delivery: str) -> WebhookRe
         requested_by=str(pusher.get("name") or pusher.get("email") or "github"),
         delivery_id=delivery,
     )
-    if delivery:
-        first = factory.store.claim_delivery("github", delivery, run.run_id)
+    return _start_once(factory, "github", run)
+
+
+ADO_SECRET_HEADER = "x-factory-secret"
+
+
+def verify_ado_secret(secret: str, headers: Mapping[str, str]) -> None:
+    """Raise WebhookError (401) unless the delivery carries ``secret``.
+
+    Accepted: the header ``x-factory-secret: <secret>``, or basic
+    authentication whose password is the secret (any user name).
+    """
+    offered = headers.get(ADO_SECRET_HEADER, "")
+    authorization = headers.get("authorization", "")
+    if not offered and authorization.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(
+                authorization[6:].strip(), validate=True
+            ).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise WebhookError(
+                "Authorization header is not valid basic authentication", status=401
+            ) from None
+        offered = decoded.partition(":")[2]
+    if not offered:
+        raise WebhookError(
+            f"missing credentials: send the header {ADO_SECRET_HEADER} or basic authentication",
+            status=401,
+        )
+    if not hmac.compare_digest(offered.encode(), secret.encode()):
+        raise WebhookError("the webhook secret does not match", status=401)
+
+
+def handle_azure_devops(
+    factory: Factory, headers: Mapping[str, str], body: bytes
+) -> WebhookResult:
+    """Authenticate and act on one Azure DevOps ``git.push`` service hook delivery."""
+    secret = factory.settings.ado_webhook_secret
+    if not secret:
+        logger.error(
+            "Azure DevOps delivery rejected: FACTORY_ADO_WEBHOOK_SECRET is not set"
+        )
+        raise WebhookError(
+            "the factory has no Azure DevOps webhook secret: set FACTORY_ADO_WEBHOOK_SECRET",
+            status=500,
+        )
+    if len(body) > MAX_WEBHOOK_BODY_BYTES:
+        raise WebhookError(
+            f"payload of {len(body)} bytes is over the 25 MB limit", status=413
+        )
+    verify_ado_secret(secret, headers)
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise WebhookError(f"payload is not valid JSON: {exc}", status=400) from exc
+    if not isinstance(payload, dict):
+        raise WebhookError("payload is not a JSON object", status=400)
+    event = payload.get("eventType")
+    if event != "git.push":
+        return WebhookResult(202, {"ignored": f"event {event!r} is not git.push"})
+
+    resource = payload.get("resource") or {}
+    branch_ref = f"refs/heads/{factory.settings.config_branch}"
+    updates = [u for u in resource.get("refUpdates") or [] if isinstance(u, dict)]
+    update = next((u for u in updates if u.get("name") == branch_ref), None)
+    if update is None:
+        names = ", ".join(str(u.get("name")) for u in updates) or "no refs"
+        return WebhookResult(
+            202, {"ignored": f"push to {names}; the factory follows {branch_ref}"}
+        )
+    after = str(update.get("newObjectId") or "")
+    if after == ZERO_SHA:
+        return WebhookResult(202, {"ignored": f"{branch_ref} was deleted"})
+    if len(after) != 40 or any(c not in "0123456789abcdef" for c in after):
+        raise WebhookError(
+            f"refUpdates newObjectId is not a commit id: {after!r}", status=400
+        )
+
+    pushed_by = resource.get("pushedBy") or {}
+    run = Run(
+        run_id=new_run_id(),
+        trigger=Trigger.PUSH,
+        ref=branch_ref,
+        commit=after,
+        requested_by=str(
+            pushed_by.get("uniqueName")
+            or pushed_by.get("displayName")
+            or "azure devops"
+        ),
+        delivery_id=str(payload.get("id") or ""),
+    )
+    return _start_once(factory, "azure-devops", run)
+
+
+def _start_once(factory: Factory, source: str, run: Run) -> WebhookResult:
+    """Start ``run`` unless its delivery id started a run before (a redelivery)."""
+    if run.delivery_id:
+        first = factory.store.claim_delivery(source, run.delivery_id, run.run_id)
         if first != run.run_id:
             try:
                 factory.store.get_run(first)
