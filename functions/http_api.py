@@ -12,6 +12,7 @@ import azure.functions as func
 
 from shared import api
 from shared.context import get_factory
+from shared.statuspage import render_status_page
 
 bp = func.Blueprint()
 
@@ -62,6 +63,15 @@ def runs_cancel(req: func.HttpRequest) -> func.HttpResponse:
 def runs_retry(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(
         *api.retry(get_factory(), req.route_params["run_id"], requester(req))
+    )
+
+
+@bp.function_name("status_page")
+@bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def status_page(req: func.HttpRequest) -> func.HttpResponse:
+    html = render_status_page(get_factory())
+    return func.HttpResponse(
+        html, status_code=200, mimetype="text/html", charset="utf-8"
     )
 
 
