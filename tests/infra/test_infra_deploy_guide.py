@@ -79,7 +79,9 @@ def test_deploy_guide_function_names_exist() -> None:
     names = set(re.findall(r"--function-name (\w+)", _guide()))
     declared = set()
     for module in (REPO_ROOT / "functions").glob("*.py"):
-        declared.update(re.findall(r'function_name\("(\w+)"\)', module.read_text("utf-8")))
+        declared.update(
+            re.findall(r'function_name\("(\w+)"\)', module.read_text("utf-8"))
+        )
 
     assert names, "expected function keys for the webhook functions"
     assert names - declared == set()
