@@ -17,6 +17,7 @@ from shared.errors import SettingsError
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 STORAGE_SETTING = "AzureWebJobsStorage"
+KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,16 @@ class Settings:
 
         def text(name: str, default: str | None = None) -> str | None:
             value = env.get(name, "").strip()
+            if value.startswith(KEY_VAULT_REFERENCE_PREFIX):
+                # App Service passes an unresolved Key Vault reference through
+                # as text; using it as a secret would let anyone who knows the
+                # vault's name sign deliveries.
+                problems.append(
+                    f"{name} is an unresolved Key Vault reference: check that the "
+                    "app's identity has the Key Vault Secrets User role and that "
+                    "the secret exists"
+                )
+                return None
             return value or default
 
         storage = _storage_settings(env, problems)

@@ -61,3 +61,12 @@ def test_settings_token_goes_into_https_url_only() -> None:
     )
     local = Settings.from_env({**LOCAL, "FACTORY_CONFIG_REPO_TOKEN": "t"})
     assert local.config_source() == "/tmp/config-repo"
+
+
+def test_settings_reject_unresolved_key_vault_reference() -> None:
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/gh/)"
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**LOCAL, "FACTORY_GITHUB_WEBHOOK_SECRET": reference})
+    assert "FACTORY_GITHUB_WEBHOOK_SECRET is an unresolved Key Vault reference" in str(
+        raised.value
+    )
