@@ -102,6 +102,14 @@ class Settings:
                 f"FACTORY_IMAGE_STORE_CONTAINER={container!r} is invalid: use 3 to 63 "
                 "lowercase letters, digits and hyphens"
             )
+        secrets = {
+            name: text(name)
+            for name in (
+                "FACTORY_CONFIG_REPO_TOKEN",
+                "FACTORY_GITHUB_WEBHOOK_SECRET",
+                "FACTORY_ADO_WEBHOOK_SECRET",
+            )
+        }
         if problems:
             raise SettingsError("invalid app settings:\n  " + "\n  ".join(problems))
 
@@ -109,9 +117,9 @@ class Settings:
             storage=storage,
             config_repo=config_repo or "",
             config_branch=text("FACTORY_CONFIG_BRANCH", "main") or "main",
-            config_repo_token=text("FACTORY_CONFIG_REPO_TOKEN"),
-            github_webhook_secret=text("FACTORY_GITHUB_WEBHOOK_SECRET"),
-            ado_webhook_secret=text("FACTORY_ADO_WEBHOOK_SECRET"),
+            config_repo_token=secrets["FACTORY_CONFIG_REPO_TOKEN"],
+            github_webhook_secret=secrets["FACTORY_GITHUB_WEBHOOK_SECRET"],
+            ado_webhook_secret=secrets["FACTORY_ADO_WEBHOOK_SECRET"],
             arm_endpoint=arm_endpoint.rstrip("/"),
             image_store_container=container.lower(),
             monitor_interval_seconds=interval,
