@@ -18,7 +18,7 @@ from shared.config.fields import (
     read_mapping,
     read_string,
 )
-from shared.config.issues import did_you_mean
+from shared.config.issues import close_match, did_you_mean
 from shared.config.limits import GENERALIZE_ARTIFACTS
 from shared.config.model import ArtifactRef
 from shared.config.yamlnodes import describe_node, is_null, read_scalar
@@ -212,10 +212,13 @@ def _check_parameters(
     artifact_node: yaml.Node,
     field: str,
 ) -> None:
+    # A required parameter that an unknown one resembles is reported once, as a typo.
+    suggested = set()
     for name, value in parameters.items():
         parameter_field = join_field(field, name)
         parameter = spec.parameters.get(name)
         if parameter is None:
+            suggested.add(close_match(name, spec.parameters))
             known = ", ".join(spec.parameters) or "none"
             ctx.error(
                 value.key_node,
@@ -227,7 +230,7 @@ def _check_parameters(
         _check_value(ctx, spec.name, parameter, value, parameter_field)
 
     for name, parameter in spec.parameters.items():
-        if parameter.required and name not in parameters:
+        if parameter.required and name not in parameters and name not in suggested:
             ctx.error(
                 artifact_node,
                 join_field(field, name),

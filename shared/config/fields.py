@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from shared.config.issues import IssueCollector, did_you_mean
+from shared.config.issues import IssueCollector, close_match, did_you_mean
 from shared.config.yamlnodes import describe_node, read_scalar
 
 
@@ -44,7 +44,8 @@ def read_mapping(
     """Return a mapping's values by key, reporting duplicate, unknown and missing keys.
 
     Returns None when the node is not a mapping. Unknown keys are reported
-    and left out; a missing required key is reported at the mapping itself.
+    and left out. A missing required key is reported at the mapping itself,
+    unless an unknown key was reported as a likely typo of it.
     """
     if not isinstance(node, yaml.MappingNode):
         what = f"'{field}'" if field else "the file"
@@ -58,6 +59,8 @@ def read_mapping(
 
     values: dict[str, yaml.Node] = {}
     key_lines: dict[str, int] = {}
+    # A required key that an unknown key resembles is reported once, as a typo.
+    suggested: set[str] = set()
     for key_node, value_node in node.value:
         key = _read_key(ctx, key_node, field)
         if key is None:
@@ -72,19 +75,21 @@ def read_mapping(
             )
             continue
         if key not in allowed:
-            expected = ", ".join(allowed)
+            suggestion = close_match(key, allowed)
+            if suggestion is not None:
+                suggested.add(suggestion)
             ctx.error(
                 key_node,
                 key_field,
                 f"unknown field '{key}'.{did_you_mean(key, allowed)} "
-                f"Allowed fields here: {expected}.",
+                f"Allowed fields here: {', '.join(allowed)}.",
             )
             continue
         values[key] = value_node
         key_lines[key] = key_node.start_mark.line + 1
 
     for key in required:
-        if key not in values and key not in key_lines:
+        if key not in values and key not in suggested:
             ctx.error(
                 node,
                 join_field(field, key),
@@ -166,7 +171,7 @@ def read_int(
             node,
             field,
             f"expected {expected}, got {describe_node(node)}{shown}. "
-            "Write the number without quotes.",
+            "Write a plain number, without quotes or units.",
         )
         return None
 

@@ -124,9 +124,13 @@ def node_position(node: yaml.Node | None) -> tuple[int | None, int | None]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def close_match(value: str, candidates: Iterable[str]) -> str | None:
+    """Return the candidate closest to a misspelt value, or None if none is close."""
+    matches = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     """Return " Did you mean 'x'?" for the closest candidate, or "" if none is close."""
-    matches = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
-    if not matches:
-        return ""
-    return f" Did you mean '{matches[0]}'?"
+    match = close_match(value, candidates)
+    return f" Did you mean '{match}'?" if match is not None else ""

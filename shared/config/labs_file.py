@@ -39,16 +39,22 @@ class PatternEntry:
 
 @dataclass
 class LabEntry:
-    """A valid team lab of labs.yaml, with the nodes of its fields and patterns."""
+    """A team lab of labs.yaml, with the nodes of its fields and patterns.
+
+    `valid` is false when the entry has errors. Its `lab` then holds what
+    could be read (an empty name or lab_id when those are invalid), so that
+    its patterns still take part in the duplicate and subscription checks.
+    """
 
     lab: TeamLab
     field: str
     values: dict[str, yaml.Node]
+    valid: bool
     patterns: list[PatternEntry] = dataclasses.field(default_factory=list)
 
 
 def read_labs(ctx: FileContext, root: yaml.Node | None) -> list[LabEntry]:
-    """Return the valid team labs in file order and report every problem."""
+    """Return the team labs in file order and report every problem."""
     if root is None:
         ctx.error(None, "labs", "file is empty. Set 'labs:' to a list of team labs.")
         return []
@@ -110,9 +116,10 @@ def _read_lab(ctx: FileContext, node: yaml.Node, field: str) -> LabEntry | None:
             high,
         )
 
-    if ctx.issues.error_count > errors_before or name is None or lab is None:
-        return None
-    if "images" in values and not include:
+    valid = (
+        ctx.issues.error_count == errors_before and name is not None and lab is not None
+    )
+    if valid and "images" in values and not include:
         ctx.warning(
             values["images"],
             join_field(field, "images"),
@@ -120,13 +127,13 @@ def _read_lab(ctx: FileContext, node: yaml.Node, field: str) -> LabEntry | None:
             "Add an image pattern, or remove the lab.",
         )
     team_lab = TeamLab(
-        name=name,
-        lab_id=lab.id,
+        name=name or "",
+        lab_id=lab.id if lab is not None else "",
         include=[entry.pattern for entry in include],
         exclude=[entry.pattern for entry in exclude],
         versions_to_keep=versions_to_keep,
     )
-    return LabEntry(team_lab, field, values, include + exclude)
+    return LabEntry(team_lab, field, values, valid, include + exclude)
 
 
 def _read_patterns(
@@ -154,7 +161,7 @@ def _check_duplicates(ctx: FileContext, entries: list[LabEntry]) -> None:
     ids: dict[str, LabEntry] = {}
     for entry in entries:
         lab = entry.lab
-        first = names.setdefault(lab.name.lower(), entry)
+        first = names.setdefault(lab.name.lower(), entry) if lab.name else entry
         if first is not entry:
             ctx.error(
                 entry.values["name"],
@@ -162,7 +169,7 @@ def _check_duplicates(ctx: FileContext, entries: list[LabEntry]) -> None:
                 f"lab name '{lab.name}' is already used on line "
                 f"{_line(first.values['name'])}. Give every team lab its own name.",
             )
-        first = ids.setdefault(lab.lab_id.lower(), entry)
+        first = ids.setdefault(lab.lab_id.lower(), entry) if lab.lab_id else entry
         if first is not entry:
             ctx.error(
                 entry.values["lab"],

@@ -15,7 +15,7 @@ from shared.config.fields import FileContext
 from shared.config.images import image_name_problem, read_image
 from shared.config.issues import ConfigError, IssueCollector, did_you_mean
 from shared.config.labs_file import LabEntry, read_labs
-from shared.config.model import FactoryConfig, ImageDefinition
+from shared.config.model import FactoryConfig, FactoryDefaults, ImageDefinition
 from shared.config.patterns import pattern_matches
 from shared.config.repo_files import SelectedFiles, read_directory, select_files
 from shared.config.yamlnodes import YamlRejected, parse_yaml
@@ -64,7 +64,8 @@ def _load(
     factory = _load_factory(selected, files, issues)
     images, image_names = _load_images(selected, factory, catalog, issues)
     labs = _load_labs(selected, files, issues)
-    _check_subscriptions(labs, images, image_names, factory, issues)
+    if labs is not None:
+        _check_subscriptions(labs, images, image_names, factory, issues)
 
     if issues.error_count or factory.lab is None:
         logger.info("configuration rejected with %d errors", issues.error_count)
@@ -73,7 +74,7 @@ def _load(
         factory_lab_id=factory.lab.id,
         defaults=factory.defaults,
         images=dict(sorted(images.items())),
-        labs=[entry.lab for entry in labs],
+        labs=[entry.lab for entry in labs or [] if entry.valid],
         warnings=issues.sorted(),
     )
 
@@ -102,12 +103,10 @@ def _load_factory(
                 f"{path} is missing{_case_hint(path, files)}. Add it at the repository "
                 "root with 'factory: {lab: <resource id of the factory lab>}'.",
             )
-        return FactorySettings(None, read_factory(ctx, None).defaults)
+        return FactorySettings(None, FactoryDefaults())
     parsed, root = _parse(issues, path, selected.factory)
     if not parsed:
-        return FactorySettings(
-            None, read_factory(FileContext(path, IssueCollector()), None).defaults
-        )
+        return FactorySettings(None, FactoryDefaults())
     return read_factory(ctx, root)
 
 
@@ -158,7 +157,8 @@ def _check_slug(ctx: FileContext, name: str, slugs: dict[str, str]) -> None:
 
 def _load_labs(
     selected: SelectedFiles, files: Mapping[str, bytes], issues: IssueCollector
-) -> list[LabEntry]:
+) -> list[LabEntry] | None:
+    """Return the valid team labs, or None when labs.yaml is missing or unreadable."""
     path = limits.LABS_FILE
     ctx = FileContext(path, issues)
     if selected.labs is None:
@@ -169,9 +169,9 @@ def _load_labs(
                 f"{path} is missing{_case_hint(path, files)}. Add it at the repository "
                 "root with a 'labs:' list (it may be empty).",
             )
-        return []
+        return None
     parsed, root = _parse(issues, path, selected.labs)
-    return read_labs(ctx, root) if parsed else []
+    return read_labs(ctx, root) if parsed else None
 
 
 def _case_hint(path: str, files: Mapping[str, bytes]) -> str:

@@ -143,9 +143,13 @@ def read_directory(root: Path, issues: IssueCollector) -> dict[str, bytes]:
     """
     files: dict[str, bytes] = {}
     reader = _DirectoryReader(root.resolve(strict=True), issues, files)
+    top_level = os.listdir(reader.root)
     for name in (limits.FACTORY_FILE, limits.LABS_FILE):
-        if os.path.lexists(reader.root / name):
-            reader.read_file(reader.root / name, name)
+        # A case variant such as Factory.yaml is read too, so that the loader
+        # can name it in the "missing" error.
+        for entry in top_level:
+            if entry.lower() == name:
+                reader.read_file(reader.root / entry, entry)
     images = reader.root / limits.IMAGES_DIR
     if os.path.lexists(images):
         reader.walk(images, limits.IMAGES_DIR)

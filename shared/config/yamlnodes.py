@@ -126,17 +126,40 @@ def parse_yaml(data: bytes) -> yaml.Node | None:
     MAX_YAML_DEPTH.
     """
     text = decode_utf8(data)
-    loader = _RestrictedComposer(text)
+    try:
+        loader = _RestrictedComposer(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(text, exc) from exc
     try:
         return loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(text, exc) from exc
     except yaml.MarkedYAMLError as exc:
-        problem = exc.problem or exc.context or "invalid YAML"
+        context = exc.context
+        # PyYAML names the construct being parsed as "while parsing a ...".
+        if context and context.startswith("while") and exc.context_mark is not None:
+            context += f" that starts on line {exc.context_mark.line + 1}"
+        parts = [part for part in (context, exc.problem) if part]
         mark = exc.problem_mark or exc.context_mark
-        raise _rejected(f"invalid YAML: {problem}", mark) from exc
-    except yaml.YAMLError as exc:
-        raise YamlRejected(f"invalid YAML: {exc}", None, None) from exc
+        raise _rejected(
+            f"invalid YAML: {', '.join(parts) or 'syntax error'}. "
+            "Check the indentation and quoting at this position.",
+            mark,
+        ) from exc
     finally:
         loader.dispose()
+
+
+def _reader_error(text: str, exc: yaml.reader.ReaderError) -> YamlRejected:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    return YamlRejected(
+        f"invalid YAML: character #x{exc.character:04x} is not allowed. "
+        "Remove control characters from the file.",
+        line,
+        column,
+    )
 
 
 @dataclass(frozen=True)
