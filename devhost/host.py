@@ -125,6 +125,7 @@ class DevHost:
         """
         self._readiness_path.unlink(missing_ok=True)
         if self._server is not None:
+            self._server.stopping = True
             self._server.shutdown()
         for listener in self._listeners:
             listener.stop()
@@ -142,16 +143,20 @@ class DevHost:
         return idle
 
     def _wait_idle(self, deadline: float) -> bool:
-        idle = True
-        for listener in self._listeners:
-            if isinstance(listener, QueueListener):
-                idle = (
-                    listener.wait_idle(max(0.0, deadline - time.monotonic())) and idle
-                )
+        """Wait until queue messages, HTTP requests and invocations are done, or the deadline."""
+        waits = [
+            listener.wait_idle
+            for listener in self._listeners
+            if isinstance(listener, QueueListener)
+        ]
+        if self._server is not None:
+            waits.append(self._server.requests_in_progress.wait_idle)
         if self._invoker is not None:
-            idle = (
-                self._invoker.wait_idle(max(0.0, deadline - time.monotonic())) and idle
-            )
+            waits.append(self._invoker.wait_idle)
+
+        idle = True
+        for wait in waits:
+            idle = wait(max(0.0, deadline - time.monotonic())) and idle
         if not idle:
             active = self._invoker.active_count if self._invoker is not None else 0
             logger.warning(

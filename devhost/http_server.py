@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from devhost.activity import ActivityCounter
 from devhost.http_dispatch import (
     HttpDispatcher,
     IncomingRequest,
@@ -36,6 +37,8 @@ class DevHostHttpServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.dispatcher = dispatcher
         self.max_request_bytes = max_request_bytes
+        self.requests_in_progress = ActivityCounter()
+        self.stopping = False
         super().__init__((host, port), _RequestHandler)
 
     @property
@@ -55,9 +58,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._body_read = False
+        if self._server.stopping:
+            self.close_connection = True
+            self._send(text_response(503, "The host is shutting down"))
+            return
+
+        with self._server.requests_in_progress.track():
+            response = self._server.dispatcher.dispatch(self._incoming_request())
+            self._send(response)
+
+    def _incoming_request(self) -> IncomingRequest:
         split = urlsplit(self.path)
         host = self.headers.get("Host") or f"127.0.0.1:{self._server.port}"
-        request = IncomingRequest(
+        return IncomingRequest(
             method=self.command,
             path=split.path or "/",
             query=split.query,
@@ -65,8 +78,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=list(self.headers.items()),
             read_body=self._read_body,
         )
-        response = self._server.dispatcher.dispatch(request)
-        self._send(response)
 
     @property
     def _server(self) -> DevHostHttpServer:

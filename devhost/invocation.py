@@ -14,6 +14,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions._abc import RetryContext, TraceContext
 
+from devhost.activity import ActivityCounter
 from devhost.indexing import CONTEXT_PARAMETER, FunctionDefinition
 
 logger = logging.getLogger(__name__)
@@ -112,16 +113,14 @@ class Invoker:
     ) -> None:
         self._function_directory = function_directory
         self._function_timeout = function_timeout
-        self._active = 0
-        self._idle = threading.Condition()
+        self._activity = ActivityCounter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
 
     @property
     def active_count(self) -> int:
         """Number of invocations in progress."""
-        with self._idle:
-            return self._active
+        return self._activity.active
 
     def invoke(
         self, definition: FunctionDefinition, trigger_value: Any, trigger_detail: str
@@ -138,7 +137,16 @@ class Invoker:
                 invocation_id, definition.name, self._function_directory
             )
 
-        self._enter()
+        with self._activity.track():
+            return self._run(definition, arguments, invocation_id, trigger_detail)
+
+    def _run(
+        self,
+        definition: FunctionDefinition,
+        arguments: dict[str, Any],
+        invocation_id: str,
+        trigger_detail: str,
+    ) -> Any:
         started = time.monotonic()
         logger.info(
             "invocation start function=%s trigger=%s id=%s %s",
@@ -159,22 +167,13 @@ class Invoker:
                 trigger_detail,
             )
             raise FunctionFailedError(definition.name, invocation_id) from exc
-        finally:
-            self._leave()
 
         self._finish(definition, invocation_id, started, "succeeded")
         return result
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no invocation is in progress; return False when the timeout passed first."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._active:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
+        return self._activity.wait_idle(timeout)
 
     def close(self) -> None:
         """Stop the event loop thread of async functions, if it was started."""
@@ -230,13 +229,3 @@ class Invoker:
                 self._function_timeout,
                 invocation_id,
             )
-
-    def _enter(self) -> None:
-        with self._idle:
-            self._active += 1
-
-    def _leave(self) -> None:
-        with self._idle:
-            self._active -= 1
-            if self._active == 0:
-                self._idle.notify_all()
