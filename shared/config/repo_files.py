@@ -63,10 +63,13 @@ def image_name_of(path: str) -> str | None:
     """
     if not path.startswith(_IMAGES_PREFIX) or not path.endswith(limits.IMAGE_SUFFIX):
         return None
-    relative = path[len(_IMAGES_PREFIX) :]
-    if any(segment.startswith(".") for segment in relative.split("/")):
+    if _hidden(path):
         return None
-    return relative[: -len(limits.IMAGE_SUFFIX)]
+    return path[len(_IMAGES_PREFIX) : -len(limits.IMAGE_SUFFIX)]
+
+
+def _hidden(path: str) -> bool:
+    return any(segment.startswith(".") for segment in path.split("/"))
 
 
 def select_files(
@@ -84,7 +87,11 @@ def select_files(
         problem = path_problem(path)
         if problem is not None:
             issues.error(path or "<empty path>", None, "", problem)
-        elif path.startswith(_IMAGES_PREFIX) and path.endswith(".yml"):
+        elif (
+            path.startswith(_IMAGES_PREFIX)
+            and path.endswith(".yml")
+            and not _hidden(path)
+        ):
             issues.error(
                 path,
                 None,

@@ -388,8 +388,10 @@ def test_fetch_https_untrusted_certificate(bare_repo: Repo, tmp_path: Path) -> N
         with pytest.raises(ConfigSourceError) as caught:
             fetch_config(authenticated, "main", timeout=5)
 
+    assert "is not trusted" in str(caught.value)
     assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+    assert caught.value.retryable is False
 
 
 def test_fetch_https_unreachable_is_retryable(tmp_path: Path) -> None:

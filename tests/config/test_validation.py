@@ -292,6 +292,7 @@ def test_non_yaml_files_ignored() -> None:
             "images/README.md": "# notes\n",
             "images/.hidden.yaml": "not: an image\n",
             "images/.drafts/new.yaml": "draft: true\n",
+            "images/.drafts/old.yml": "draft: true\n",
             "README.md": "# repo\n",
             "docs/x.yaml": "a: b\n",
         }
