@@ -19,8 +19,8 @@ from devhost.storage import DEFAULT_QUEUE_API_VERSION
 logger = logging.getLogger("devhost")
 
 
-def parse_arguments(argv: list[str] | None = None) -> HostOptions:
-    """Parse the command line into HostOptions."""
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check the command line."""
     parser = argparse.ArgumentParser(
         prog="python -m devhost",
         description="Run the Functions app (Python v2 model) on Azurite without Azure Functions Core Tools.",
@@ -65,7 +65,7 @@ def parse_arguments(argv: list[str] | None = None) -> HostOptions:
         "--max-request-bytes",
         type=int,
         default=DEFAULT_MAX_REQUEST_BYTES,
-        help=f"largest accepted request body in bytes; larger ones get 413 (default {DEFAULT_MAX_REQUEST_BYTES})",
+        help=f"maximum request body size in bytes; larger bodies get 413 (default {DEFAULT_MAX_REQUEST_BYTES})",
     )
     parser.add_argument(
         "--shutdown-grace",
@@ -91,7 +91,11 @@ def parse_arguments(argv: list[str] | None = None) -> HostOptions:
         parser.error("--message-lease must be at least 2 seconds")
     if args.max_request_bytes < 0:
         parser.error("--max-request-bytes must not be negative")
-    logging.getLogger().setLevel(args.log_level)
+    return args
+
+
+def host_options(args: argparse.Namespace) -> HostOptions:
+    """Build the HostOptions from the parsed command line."""
     return HostOptions(
         app_dir=args.app_dir,
         state_dir=args.state_dir,
@@ -106,26 +110,30 @@ def parse_arguments(argv: list[str] | None = None) -> HostOptions:
     )
 
 
-def configure_logging() -> None:
-    """Log to stderr; the Azure SDKs log every request at INFO, so they log only warnings unless at DEBUG."""
+def configure_logging(level: str) -> None:
+    """Log to stderr at the level.
+
+    The Azure SDKs log every HTTP request at INFO, so their loggers log only
+    warnings unless the level is DEBUG.
+    """
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger().setLevel(level)
+    if level != "DEBUG":
+        logging.getLogger("azure").setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dev host until SIGTERM or SIGINT; return the process exit status."""
-    configure_logging()
-    options = parse_arguments(argv)
-    if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("azure").setLevel(logging.WARNING)
-
+    args = parse_arguments(argv)
+    configure_logging(args.log_level)
+    options = host_options(args)
     stop_requested = _install_signal_handlers()
     host = DevHost(options)
     try:
         host.start()
-    except DevHostError as exc:
+    except (DevHostError, OSError) as exc:
         logger.error("the dev host could not start: %s", exc)
         host.stop()
         return 1

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from devhost.appsettings import apply_local_settings, resolve_storage_connection
+from devhost.errors import DevHostError
 from devhost.hostconfig import HostConfig, load_host_config
 from devhost.http_dispatch import HttpDispatcher
 from devhost.http_server import DEFAULT_MAX_REQUEST_BYTES, DevHostHttpServer
@@ -176,12 +177,17 @@ class DevHost:
         self._dispatcher = HttpDispatcher(
             definitions, host_config.route_prefix, keys, self._invoker
         )
-        self._server = DevHostHttpServer(
-            self.options.host,
-            self.options.port,
-            self._dispatcher,
-            self.options.max_request_bytes,
-        )
+        try:
+            self._server = DevHostHttpServer(
+                self.options.host,
+                self.options.port,
+                self._dispatcher,
+                self.options.max_request_bytes,
+            )
+        except OSError as exc:
+            raise DevHostError(
+                f"cannot listen on {self.options.host}:{self.options.port}: {exc}"
+            ) from exc
         threading.Thread(
             target=self._server.serve_forever, name="devhost-http", daemon=True
         ).start()

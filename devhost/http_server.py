@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 # The Functions host limits a request to 100 MB (104857600 bytes) by default.
 DEFAULT_MAX_REQUEST_BYTES = 104_857_600
 _CHUNK_LINE_LIMIT = 1024
+_KEY_IN_QUERY = re.compile(r"([?&]code=)[^&\s]+", re.IGNORECASE)
 
 
 class DevHostHttpServer(ThreadingHTTPServer):
@@ -167,4 +169,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
+        """Log the request line at DEBUG, with the key in a ``code`` query parameter redacted."""
+        line = _KEY_IN_QUERY.sub(r"\1REDACTED", format % args)
+        logger.debug("%s %s", self.address_string(), line)

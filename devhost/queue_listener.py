@@ -142,6 +142,10 @@ class QueueListener:
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every received message is completed; return False when the timeout passed first."""
         deadline = time.monotonic() + timeout
+        if self._poll_thread.is_alive():
+            # A receive in progress either hands its messages to the pool or
+            # releases them before the poll loop ends.
+            self._poll_thread.join(timeout)
         with self._capacity:
             while self._in_flight:
                 remaining = deadline - time.monotonic()
@@ -157,6 +161,9 @@ class QueueListener:
         found_since_delay = False
         while self._wait_for_capacity():
             messages = self._receive()
+            if self._stopping.is_set():
+                self._release(messages)
+                return
             if not messages:
                 self._stopping.wait(backoff.next_delay(found_since_delay))
                 found_since_delay = False
@@ -167,6 +174,19 @@ class QueueListener:
                 with self._capacity:
                     self._in_flight += 1
                 self._executor.submit(self._process, message)
+
+    def _release(self, messages: list[QueueMessage]) -> None:
+        """Make messages received during shutdown visible again at once, so that they do not wait for their lease."""
+        for message in messages:
+            try:
+                self._update_visibility(message, str(message.pop_receipt), 0)
+            except AzureError as exc:
+                logger.warning(
+                    "releasing message %s of queue %s at shutdown failed; it reappears after its lease: %s",
+                    message.id,
+                    self.queue_name,
+                    redact(exc),
+                )
 
     def _wait_for_capacity(self) -> bool:
         """Block until at most newBatchThreshold messages are in flight; return False when stopping."""
@@ -259,6 +279,15 @@ class QueueListener:
             self._invoke(message, body)
             succeeded = True
         except FunctionFailedError:
+            succeeded = False
+        except UnicodeDecodeError as exc:
+            logger.error(
+                "function %s takes str, but message %s of queue %s is not UTF-8 text: %s",
+                self.definition.name,
+                message.id,
+                self.queue_name,
+                exc,
+            )
             succeeded = False
         finally:
             pop_receipt = self._leases.release(lease)
