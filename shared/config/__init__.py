@@ -1,6 +1,6 @@
 """Configuration as code: the model, loader and validator of a configuration repository.
 
-A repository holds factory.yaml (the factory lab and build defaults),
+A repository contains factory.yaml (the factory lab and build defaults),
 labs.yaml (team labs and the images each receives) and one file per golden
 image under images/. `load_config_files` and `load_config_dir` validate it
 and return a FactoryConfig, or raise ConfigError listing every problem.

@@ -48,12 +48,12 @@ def read_mapping(
     unless an unknown key was reported as a likely typo of it.
     """
     if not isinstance(node, yaml.MappingNode):
-        what = f"'{field}'" if field else "the file"
+        target = f"'{field}'" if field else "the file"
         ctx.error(
             node,
             field,
             f"expected a mapping of settings, got {describe_node(node)}. "
-            f"Write {what} as 'key: value' lines.",
+            f"Write {target} as 'key: value' lines.",
         )
         return None
 
@@ -164,13 +164,13 @@ def read_int(
     """Return a whole-number setting within [low, high], or None after reporting."""
     expected = f"a whole number from {low} to {high}"
     if not isinstance(node, yaml.ScalarNode) or read_scalar(node).kind != "int":
-        shown = (
+        quoted_value = (
             f" '{_shorten(node.value)}'" if isinstance(node, yaml.ScalarNode) else ""
         )
         ctx.error(
             node,
             field,
-            f"expected {expected}, got {describe_node(node)}{shown}. "
+            f"expected {expected}, got {describe_node(node)}{quoted_value}. "
             "Write a plain number, without quotes or units.",
         )
         return None

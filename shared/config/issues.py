@@ -9,6 +9,8 @@ from typing import Literal
 
 import yaml
 
+from shared.errors import FactoryError
+
 Severity = Literal["error", "warning"]
 
 
@@ -47,8 +49,13 @@ class ConfigIssue:
         return (self.file, self.line or 0, self.column or 0)
 
 
-class ConfigError(Exception):
-    """Invalid configuration. `issues` holds every error and warning found."""
+class ConfigError(FactoryError):
+    """Invalid configuration. `issues` contains every error and warning found.
+
+    Never retryable: the same commit fails the same way until someone fixes it.
+    """
+
+    retryable = False
 
     def __init__(self, issues: Iterable[ConfigIssue]) -> None:
         self.issues = list(issues)

@@ -41,7 +41,7 @@ class PatternEntry:
 class LabEntry:
     """A team lab of labs.yaml, with the nodes of its fields and patterns.
 
-    `valid` is false when the entry has errors. Its `lab` then holds what
+    `valid` is false when the entry has errors. Its `lab` then contains what
     could be read (an empty name or lab_id when those are invalid), so that
     its patterns still take part in the duplicate and subscription checks.
     """

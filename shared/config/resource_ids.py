@@ -13,8 +13,9 @@ LAB_ID_FORM = (
 _GUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
-# Azure naming rules: resource groups take 1-90 letters, digits, "_", "(", ")",
-# "-" and "." (not at the end); labs take 1-50 letters, digits, "_" and "-".
+# Azure naming rules: a resource group name has 1-90 letters, digits, "_", "(",
+# ")", "-" and ".", and does not end with ".". A lab name has 1-50 letters,
+# digits, "_" and "-".
 _RESOURCE_GROUP_RE = re.compile(r"[\w().-]{0,89}[\w()-]")
 _LAB_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")
 
