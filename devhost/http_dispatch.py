@@ -150,7 +150,7 @@ class HttpDispatcher:
         self._admin_executor.shutdown(wait=False)
 
     def dispatch(self, request: IncomingRequest) -> OutgoingResponse:
-        """Return the response to one request; never raises."""
+        """Return the response to one request; an unexpected error becomes a 500 response."""
         try:
             if request.path.lower().startswith(ADMIN_PREFIX):
                 return self._dispatch_admin(request)

@@ -37,15 +37,15 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll the condition until it returns a truthy value; raise AssertionError naming ``what`` on timeout."""
+def wait_for(condition: Callable[[], T | None], timeout: float, description: str) -> T:
+    """Poll the condition until it returns a truthy value; raise AssertionError with the description on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {description}")
 
 
 class AzuriteProcess:
