@@ -1,0 +1,9 @@
+"""Run the emulator: ``python -m emulator --state-dir DIR``."""
+
+from __future__ import annotations
+
+import sys
+
+from emulator.cli import main
+
+sys.exit(main())

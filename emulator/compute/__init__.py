@@ -1,0 +1,1 @@
+"""Microsoft.Compute resources: the managed OS disks of lab VMs."""

@@ -1,0 +1,1 @@
+"""Microsoft.DevTestLab resources: labs, VMs, custom images and artifacts."""
