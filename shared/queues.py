@@ -67,13 +67,14 @@ class StageQueues:
     """Sends stage messages, optionally with a visibility delay (the monitor pattern)."""
 
     def __init__(self, clients: StorageClients) -> None:
+        self._storage = clients
         self._service = clients.queues
         self._clients: dict[str, QueueClient] = {}
 
     def client(self, name: str) -> QueueClient:
         client = self._clients.get(name)
         if client is None:
-            client = self._service.get_queue_client(name)
+            client = self._storage.queue_client(name)
             self._clients[name] = client
         return client
 

@@ -17,7 +17,7 @@ from shared.settings import Settings, get_settings
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
     from azure.storage.blob import BlobServiceClient
-    from azure.storage.queue import QueueServiceClient
+    from azure.storage.queue import QueueClient, QueueServiceClient
 
 
 def azure_credential(client_id: str | None = None) -> Any:
@@ -42,24 +42,14 @@ class StorageClients:
     def from_settings(cls, settings: Settings) -> StorageClients:
         from azure.data.tables import TableServiceClient
         from azure.storage.blob import BlobServiceClient
-        from azure.storage.queue import (
-            QueueServiceClient,
-            TextBase64DecodePolicy,
-            TextBase64EncodePolicy,
-        )
+        from azure.storage.queue import QueueServiceClient
 
-        # The Functions host reads and writes queue messages as base64 by
-        # default; the SDK sends raw text unless told otherwise.
-        queue_options: dict[str, Any] = {
-            "message_encode_policy": TextBase64EncodePolicy(),
-            "message_decode_policy": TextBase64DecodePolicy(),
-        }
         storage = settings.storage
         if storage.connection_string:
             cs = storage.connection_string
             return cls(
                 tables=TableServiceClient.from_connection_string(cs),
-                queues=QueueServiceClient.from_connection_string(cs, **queue_options),
+                queues=QueueServiceClient.from_connection_string(cs),
                 blobs=BlobServiceClient.from_connection_string(cs),
                 image_store_container=settings.image_store_container,
             )
@@ -67,11 +57,25 @@ class StorageClients:
         assert storage.table_url and storage.queue_url and storage.blob_url
         return cls(
             tables=TableServiceClient(storage.table_url, credential=credential),
-            queues=QueueServiceClient(
-                storage.queue_url, credential=credential, **queue_options
-            ),
+            queues=QueueServiceClient(storage.queue_url, credential=credential),
             blobs=BlobServiceClient(storage.blob_url, credential=credential),
             image_store_container=settings.image_store_container,
+        )
+
+    def queue_client(self, name: str) -> QueueClient:
+        """Return a client of one queue that reads and writes base64 messages.
+
+        The Functions host expects base64 by default, and the SDK sends raw text
+        unless told otherwise. The policies must be given here:
+        ``QueueServiceClient.get_queue_client`` does not pass on policies that
+        were given to the service client.
+        """
+        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        return self.queues.get_queue_client(
+            name,
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
         )
 
     def read_sas_url(self, container: str, blob: str, lifetime: timedelta) -> str:

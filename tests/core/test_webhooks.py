@@ -51,8 +51,12 @@ def github(
 
 
 def queued_plan_runs(factory: Factory) -> set[str]:
-    client = factory.queues.client(PLAN_QUEUE)
-    return {StageMessage.from_json(m.content).run_id for m in client.peek_messages(32)}
+    """Read the plan queue as the Functions host does: base64 text, decoded by hand."""
+    client = factory.storage.queues.get_queue_client(PLAN_QUEUE)
+    messages = client.peek_messages(32)
+    return {
+        StageMessage.from_json(base64.b64decode(m.content)).run_id for m in messages
+    }
 
 
 def test_github_push_to_main_starts_run(factory: Factory) -> None:
