@@ -25,7 +25,8 @@ if str(REPO_ROOT) not in sys.path:
 from scripts.localstack import ConfigRepo, EmulatorInfo, LocalStack  # noqa: E402
 
 EXAMPLE_CONFIG = REPO_ROOT / "examples" / "config-repo"
-# Emulator clock speed-up for the test session; empty keeps the emulator's default.
+# Emulator time scale for the test session (wall-clock seconds per emulated
+# Azure second); unset keeps the emulator's default.
 TIME_SCALE_VARIABLE = "FACTORY_TEST_TIME_SCALE"
 
 

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--time-scale",
         type=float,
-        help="emulator clock speed-up factor (default: the emulator's)",
+        help="emulator time scale: wall-clock seconds per emulated Azure second "
+        "(smaller is faster; default: the emulator's)",
     )
     parser.add_argument(
         "--keep-running",
@@ -115,6 +116,9 @@ def run_demo(args: argparse.Namespace) -> int:
         stack.start()
         print(f"  ready after {time.monotonic() - started:.1f} s")
         report = run_and_check(stack, repo, commit, expected, args.timeout)
+        report.elapsed_seconds = time.monotonic() - started
+        print("\n" + render_report(report))
+        _write_json(report_path, report.to_json())
         keep_running = args.keep_running
     except (DemoError, StackError) as exc:
         keep_running = args.keep_running and bool(stack.processes)
@@ -126,9 +130,6 @@ def run_demo(args: argparse.Namespace) -> int:
         else:
             stack.stop()
 
-    report.elapsed_seconds = time.monotonic() - started
-    print("\n" + render_report(report))
-    _write_json(report_path, report.to_json())
     if not report.passed:
         print(f"\nDemo FAILED; report in {report_path}", file=sys.stderr)
         return 1

@@ -53,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         "created from examples/config-repo)",
     )
     up.add_argument("--webhook-secret", help="GitHub webhook secret (default: random)")
-    up.add_argument("--time-scale", type=float, help="emulator clock speed-up factor")
+    up.add_argument(
+        "--time-scale",
+        type=float,
+        help="emulator time scale: wall-clock seconds per emulated Azure second "
+        "(smaller is faster; default: the emulator's)",
+    )
     up.add_argument(
         "--timeout",
         type=float,
