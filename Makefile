@@ -33,7 +33,7 @@ test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m scripts.demo
+	$(PY) -m scripts.demo $(DEMO_ARGS)
 
 bench: setup
 	$(PY) -m scripts.bench
