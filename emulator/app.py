@@ -105,7 +105,7 @@ class Emulator:
         self.compute = ComputeBackend(self.ctx)
         self.server = self._make_server()
         self._writer = StateWriter(self.state, self.state_file)
-        self._stop = threading.Event()
+        self._stop_requested = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="ticker", daemon=True)
         self._serving = threading.Thread(
             target=self.server.serve_forever, name="server", daemon=True
@@ -129,7 +129,7 @@ class Emulator:
 
     def stop(self) -> None:
         logger.info("emulator stopping")
-        self._stop.set()
+        self._stop_requested.set()
         self.server.shutdown()
         self.server.server_close()
         self._ticker.join(timeout=5)
@@ -244,7 +244,7 @@ class Emulator:
         )
 
     def _tick(self) -> None:
-        while not self._stop.wait(TICK_SECONDS):
+        while not self._stop_requested.wait(TICK_SECONDS):
             try:
                 with self.state.lock:
                     self.advance()

@@ -136,10 +136,10 @@ class StateWriter(threading.Thread):
         self._state = state
         self._file = file
         self._interval = interval
-        self._stop = threading.Event()
+        self._stop_requested = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._stop_requested.wait(self._interval):
             self.flush()
 
     def flush(self) -> None:
@@ -152,7 +152,7 @@ class StateWriter(threading.Thread):
             logger.error("cannot write the state file %s: %s", self._file.path, exc)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop_requested.set()
         self.join(timeout=5)
         self._state.mark_dirty()
         self.flush()

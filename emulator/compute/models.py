@@ -76,6 +76,7 @@ class ManagedDisk:
                 "networkAccessPolicy": "AllowAll",
                 "publicNetworkAccess": "Enabled",
                 "timeCreated": self.created,
+                "LastOwnershipUpdateTime": self.created,
                 "provisioningState": "Succeeded",
                 "diskState": disk_state,
             },

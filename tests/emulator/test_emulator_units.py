@@ -1,0 +1,280 @@
+"""Unit tests of the emulator's pure parts: VHD, clock, buckets, faults, routes, checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from emulator import errors, vhd
+from emulator.catalog import ArtifactCatalog
+from emulator.clock import ScaledClock
+from emulator.devtestlab.models import Lab, container_slug, dtl_style
+from emulator.devtestlab.validation import check_vm_name, resolve_artifacts
+from emulator.faults import FaultInjector
+from emulator.routing import Route, Router
+from emulator.seed import SeedError, default_seed, load_seed
+from emulator.throttling import Throttle
+from emulator.wire import Response
+
+CATALOG = ArtifactCatalog.load()
+LAB = Lab(
+    subscription_id="s",
+    resource_group="rg",
+    name="lab",
+    location="westeurope",
+    kind="factory",
+    container_prefix="lab",
+    created="2026-01-01T00:00:00+00:00",
+)
+
+
+class FakeWall:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _requested(name: str, **parameters: str) -> dict[str, object]:
+    return {
+        "artifactId": f"/artifactsources/public repo/artifacts/{name}",
+        "parameters": [
+            {"name": key, "value": value} for key, value in parameters.items()
+        ],
+    }
+
+
+def test_vhd_footer_round_trip() -> None:
+    unique_id = uuid.uuid4()
+    footer = vhd.build_footer(
+        vhd.DATA_BYTES, unique_id, datetime(2026, 1, 1, tzinfo=UTC)
+    )
+
+    parsed = vhd.parse_footer(footer)
+
+    assert footer[:8] == b"conectix"
+    assert len(footer) == vhd.SECTOR_BYTES
+    assert parsed.current_size == vhd.DATA_BYTES
+    assert parsed.disk_type == 2
+    assert parsed.unique_id == unique_id
+
+
+def test_vhd_footer_checksum_is_checked() -> None:
+    footer = bytearray(
+        vhd.build_footer(vhd.DATA_BYTES, uuid.uuid4(), datetime.now(UTC))
+    )
+    footer[40] ^= 0xFF
+
+    with pytest.raises(vhd.InvalidVhdError, match="checksum"):
+        vhd.parse_footer(bytes(footer))
+
+
+def test_vhd_disk_is_sector_aligned_with_record() -> None:
+    disk = vhd.build_disk({"artifacts": ["a"]}, uuid.uuid4(), datetime.now(UTC))
+
+    assert len(disk) == vhd.DISK_BYTES
+    assert len(disk) % vhd.SECTOR_BYTES == 0
+    assert vhd.decode_record(disk) == {"artifacts": ["a"], "format": vhd.RECORD_FORMAT}
+
+
+def test_vhd_record_of_foreign_bytes_is_none() -> None:
+    assert vhd.decode_record(b"\0" * 1024) is None
+    assert vhd.decode_record(b'{"format": "other"}') is None
+
+
+def test_clock_scales_wall_time() -> None:
+    wall = FakeWall()
+    clock = ScaledClock(0.01, wall=wall)
+    start = clock.now()
+
+    wall.now += 1.0
+
+    assert clock.now() - start == pytest.approx(100.0)
+    assert clock.wall_seconds(100.0) == pytest.approx(1.0)
+
+
+def test_clock_scale_change_keeps_time_continuous() -> None:
+    wall = FakeWall()
+    clock = ScaledClock(0.01, wall=wall)
+    wall.now += 1.0
+    before = clock.now()
+
+    clock.set_scale(1.0)
+    wall.now += 1.0
+
+    assert clock.now() - before == pytest.approx(1.0)
+
+
+def test_clock_rejects_zero_scale() -> None:
+    with pytest.raises(ValueError, match="greater than 0"):
+        ScaledClock(0)
+
+
+def test_throttle_refills_in_emulated_time() -> None:
+    wall = FakeWall()
+    throttle = Throttle(ScaledClock(1.0, wall=wall))
+    throttle.configure({"writes": {"capacity": 2, "refill_per_second": 1}})
+
+    throttle.take("sub", "PUT")
+    throttle.take("sub", "PUT")
+    with pytest.raises(errors.SubscriptionRequestsThrottled) as raised:
+        throttle.take("sub", "POST")
+    wall.now += 1.0
+    headers = throttle.take("sub", "PUT")
+
+    assert raised.value.headers["Retry-After"] == "1"
+    assert headers == {"x-ms-ratelimit-remaining-subscription-writes": "0"}
+
+
+def test_throttle_buckets_per_category() -> None:
+    throttle = Throttle(ScaledClock(1.0, wall=FakeWall()))
+
+    assert throttle.take("sub", "GET") == {
+        "x-ms-ratelimit-remaining-subscription-reads": "249"
+    }
+    assert throttle.take("sub", "DELETE") == {
+        "x-ms-ratelimit-remaining-subscription-deletes": "199"
+    }
+
+
+def test_fault_count_limits_injections() -> None:
+    faults = FaultInjector()
+    faults.add({"kind": "error", "status": 503, "count": 2})
+
+    results = [faults.for_request("GET", "/subscriptions/x") for _ in range(3)]
+
+    assert [None if item is None else item.status for item in results] == [
+        503,
+        503,
+        None,
+    ]
+
+
+def test_fault_path_and_method_filter() -> None:
+    faults = FaultInjector()
+    faults.add({"kind": "drop", "method": "PUT", "path": "/virtualmachines/"})
+
+    assert faults.for_request("GET", "/subscriptions/x/virtualmachines/a") is None
+    assert faults.for_request("PUT", "/subscriptions/x/customimages/a") is None
+    assert faults.for_request("PUT", "/subscriptions/x/virtualmachines/a") is not None
+
+
+def test_fault_artifact_rule_matches_name_only() -> None:
+    faults = FaultInjector()
+    faults.add({"kind": "artifact_failure", "artifact": "windows-7zip"})
+
+    assert faults.for_resource("artifact_failure", "windows-git") is None
+    assert faults.for_resource("artifact_failure", "WINDOWS-7ZIP") is not None
+
+
+def test_fault_rule_rejects_unknown_fields() -> None:
+    with pytest.raises(errors.InvalidControlRequest, match="colour"):
+        FaultInjector().add({"kind": "slow", "colour": "red"})
+
+
+def test_router_matches_case_insensitive_literals() -> None:
+    route = Route(
+        "GET", "/labs/{lab}/virtualmachines/{name}", lambda request: Response(200)
+    )
+    router = Router([route])
+
+    found, params = router.resolve("GET", "/LABS/my%20lab/virtualMachines/vm1")
+
+    assert found is route
+    assert params == {"lab": "my lab", "name": "vm1"}
+
+
+def test_router_unknown_path_raises_invalid_resource_type() -> None:
+    with pytest.raises(errors.InvalidResourceType):
+        Router([]).resolve("GET", "/anything")
+
+
+def test_vm_name_rules() -> None:
+    check_vm_name("build-win-01", "Windows")
+    check_vm_name("a-linux-host-name-that-is-longer-than-fifteen", "Linux")
+
+    for bad in ("sixteen-chars-xx", "-leading", "trailing-", "1234", "under_score"):
+        with pytest.raises(errors.InvalidParameter):
+            check_vm_name(bad, "Windows")
+
+
+def test_artifact_defaults_fill_optional_parameters() -> None:
+    resolved = resolve_artifacts(
+        [_requested("windows-chocolatey", packages="git")], LAB, "Windows", CATALOG
+    )
+
+    assert resolved[0].definition.name == "windows-chocolatey"
+    assert resolved[0].parameters == [{"name": "packages", "value": "git"}]
+
+
+def test_artifact_allowed_values_are_checked() -> None:
+    with pytest.raises(errors.InvalidArtifactParameter, match="one of true, false"):
+        resolve_artifacts(
+            [_requested("linux-apt-package", packages="git", update="yes")],
+            LAB,
+            "Linux",
+            CATALOG,
+        )
+
+
+def test_artifact_array_parameter_needs_json_array() -> None:
+    with pytest.raises(errors.InvalidArtifactParameter, match="JSON array"):
+        resolve_artifacts(
+            [_requested("windows-test-paramtypes", arrayParam="a,b")],
+            LAB,
+            "Windows",
+            CATALOG,
+        )
+
+
+def test_catalog_marks_generalizing_artifacts() -> None:
+    assert CATALOG.get("windows-sysprep").generalizes  # type: ignore[union-attr]
+    assert CATALOG.get("linux-deprovision").generalizes  # type: ignore[union-attr]
+    assert not CATALOG.get("windows-restart").generalizes  # type: ignore[union-attr]
+
+
+def test_container_slug_is_valid_container_prefix() -> None:
+    assert container_slug("dtl-image-factory") == "dtl-image-factory"
+    assert container_slug("My_Lab") == "my-lab"
+    assert len(container_slug("x" * 60)) <= 48
+
+
+def test_dtl_style_lowercases_fixed_segments() -> None:
+    lab_id = (
+        "/subscriptions/s/resourceGroups/RG/providers/Microsoft.DevTestLab/labs/Lab"
+    )
+
+    assert (
+        dtl_style(lab_id)
+        == "/subscriptions/s/resourcegroups/RG/providers/microsoft.devtestlab/labs/Lab"
+    )
+
+
+def test_default_seed_matches_contract() -> None:
+    seed = default_seed()
+
+    assert [lab.name for lab in seed.labs] == [
+        "dtl-image-factory",
+        "dtl-team-web",
+        "dtl-team-data",
+        "dtl-team-qa",
+    ]
+    assert {lab.resource_group for lab in seed.labs} == {"rg-imagefactory"}
+    assert len(seed.effective_role_assignments()) == 4
+
+
+def test_seed_rejects_two_factory_labs(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "labs:\n"
+        "  - {name: a, resource_group: rg, kind: factory}\n"
+        "  - {name: b, resource_group: rg, kind: factory}\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(SeedError, match="at most one lab"):
+        load_seed(path)
