@@ -6,6 +6,11 @@ Run ``python -m scripts.localstack --help`` for the command line.
 from __future__ import annotations
 
 from scripts.localstack.configrepo import CommitInfo, ConfigRepo
+from scripts.localstack.detached import (
+    describe_running_stack,
+    running_services,
+    stop_detached_stack,
+)
 from scripts.localstack.endpoints import (
     ApiSession,
     AzuritePorts,
@@ -19,14 +24,7 @@ from scripts.localstack.processes import (
     ServiceTimeoutError,
     StackError,
 )
-from scripts.localstack.stack import (
-    REPO_ROOT,
-    SERVICES,
-    LocalStack,
-    describe_running_stack,
-    running_services,
-    stop_detached_stack,
-)
+from scripts.localstack.stack import REPO_ROOT, SERVICES, LocalStack
 
 __all__ = [
     "REPO_ROOT",

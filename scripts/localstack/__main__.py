@@ -12,15 +12,13 @@ from pathlib import Path
 from types import FrameType
 
 from scripts.localstack.configrepo import ConfigRepo
-from scripts.localstack.processes import StackError
-from scripts.localstack.stack import (
-    REPO_ROOT,
-    SERVICES,
-    LocalStack,
+from scripts.localstack.detached import (
     describe_running_stack,
     running_services,
     stop_detached_stack,
 )
+from scripts.localstack.processes import StackError
+from scripts.localstack.stack import REPO_ROOT, SERVICES, LocalStack
 
 logger = logging.getLogger(__name__)
 
