@@ -12,6 +12,7 @@ from functions import (
     http_api,
     plan,
     poison,
+    retire,
     timers,
     webhooks,
 )
@@ -27,6 +28,7 @@ for blueprint in (
     capture,
     distribute,
     finalize,
+    retire,
     poison,
     webhooks,
     http_api,

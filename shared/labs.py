@@ -320,6 +320,14 @@ class LabClient:
                 return None
             raise
 
+    def list_custom_images(self, lab: LabRef) -> list[Any]:
+        with arm_call(f"listing custom images of lab {lab.name}"):
+            return list(
+                self.dtl(lab.subscription_id).custom_images.list(
+                    lab.resource_group, lab.name
+                )
+            )
+
     def delete_custom_image(self, lab: LabRef, name: str) -> None:
         try:
             with arm_call(f"deleting custom image {name} in lab {lab.name}"):

@@ -22,6 +22,11 @@ class RunStatus(StrEnum):
     def is_final(self) -> bool:
         return self in _FINAL_RUN_STATUSES
 
+    @property
+    def stops_tasks(self) -> bool:
+        """Whether tasks still open in a run of this status must stop and clean up."""
+        return self in (RunStatus.CANCELLED, RunStatus.FAILED)
+
 
 _FINAL_RUN_STATUSES = {
     RunStatus.SUCCEEDED,
@@ -47,12 +52,22 @@ class TaskStatus(StrEnum):
 class TaskKind(StrEnum):
     BUILD = "build"
     COPY = "copy"
+    RETIRE = "retire"
+
+
+class RetireTarget(StrEnum):
+    """What a retire task deletes."""
+
+    CUSTOM_IMAGE = "custom_image"
+    VHD = "vhd"
+    VM = "vm"
 
 
 class Trigger(StrEnum):
     PUSH = "push"
     SCHEDULE = "schedule"
     MANUAL = "manual"
+    EXPIRY = "expiry"
 
 
 def utcnow() -> datetime:
@@ -71,6 +86,9 @@ class Run:
     requested_images: list[str] | None = None
     requested_labs: list[str] | None = None
     force: bool = False
+    # Expiry runs build nothing: they only retire what the policies say.
+    retire_only: bool = False
+    retirement_planned: bool = False
     delivery_id: str = ""
     status: str = RunStatus.QUEUED
     created_at: datetime = field(default_factory=utcnow)
@@ -129,6 +147,9 @@ class Task:
     phase: str = ""
     attempts: int = 0
     copy_attempts: int = 0
+    # Monitor checks so far. A message whose check number is below it is left
+    # over from a duplicate delivery chain and is dropped.
+    checks: int = 0
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -143,6 +164,9 @@ class Task:
     custom_image_id: str = ""
     # Build tasks: the resolved image definition and the labs that receive it, as JSON.
     definition: str = ""
+    # Retire tasks: what to delete and why.
+    target: str = ""
+    reason: str = ""
     etag: str | None = field(default=None, compare=False)
 
     def to_api(self) -> dict[str, Any]:
@@ -161,6 +185,8 @@ class Task:
                 "vhd_url",
                 "custom_image_name",
                 "custom_image_id",
+                "target",
+                "reason",
                 "error",
             )
         }

@@ -16,6 +16,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
+from shared.models import Task
 from shared.storage import StorageClients
 
 logger = logging.getLogger(__name__)
@@ -25,12 +26,14 @@ BUILD_QUEUE = "factory-build"
 CAPTURE_QUEUE = "factory-capture"
 DISTRIBUTE_QUEUE = "factory-distribute"
 FINALIZE_QUEUE = "factory-finalize"
+RETIRE_QUEUE = "factory-retire"
 STAGE_QUEUES = (
     PLAN_QUEUE,
     BUILD_QUEUE,
     CAPTURE_QUEUE,
     DISTRIBUTE_QUEUE,
     FINALIZE_QUEUE,
+    RETIRE_QUEUE,
 )
 POISON_SUFFIX = "-poison"
 
@@ -48,6 +51,11 @@ class StageMessage:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def for_task(cls, task: Task) -> StageMessage:
+        """The message that moves ``task`` on, numbered with its current check count."""
+        return cls(run_id=task.run_id, task_id=task.task_id, check=task.checks)
 
     @classmethod
     def from_json(cls, body: str | bytes) -> StageMessage:

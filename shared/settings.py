@@ -44,6 +44,12 @@ class Settings:
     arm_endpoint: str = DEFAULT_ARM_ENDPOINT
     image_store_container: str = "images"
     monitor_interval_seconds: float = 60.0
+    watchdog_stall_minutes: float = 30.0
+    run_deadline_hours: float = 24.0
+    auto_disable_after: int = 3
+    notify_url: str | None = None
+    github_status_token: str | None = None
+    github_api_url: str = "https://api.github.com"
     client_id: str | None = None
 
     def config_source(self) -> str:
@@ -96,6 +102,22 @@ class Settings:
         interval = _positive_float(
             env, "FACTORY_MONITOR_INTERVAL_SECONDS", 60.0, problems
         )
+        stall = _positive_float(env, "FACTORY_WATCHDOG_STALL_MINUTES", 30.0, problems)
+        deadline = _positive_float(env, "FACTORY_RUN_DEADLINE_HOURS", 24.0, problems)
+        disable_after = _positive_float(env, "FACTORY_AUTO_DISABLE_AFTER", 3, problems)
+        if disable_after != int(disable_after):
+            problems.append(
+                f"FACTORY_AUTO_DISABLE_AFTER={disable_after!r} is invalid: use a whole "
+                "number of consecutive failed builds"
+            )
+        notify_url = text("FACTORY_NOTIFY_URL")
+        github_api = text("FACTORY_GITHUB_API_URL", "https://api.github.com") or ""
+        for name, url in (
+            ("FACTORY_NOTIFY_URL", notify_url),
+            ("FACTORY_GITHUB_API_URL", github_api),
+        ):
+            if url and urlsplit(url).scheme not in ("https", "http"):
+                problems.append(f"{name}={url!r} is invalid: use an https URL")
         container = text("FACTORY_IMAGE_STORE_CONTAINER", "images") or "images"
         if not (3 <= len(container) <= 63 and container.replace("-", "").isalnum()):
             problems.append(
@@ -108,6 +130,7 @@ class Settings:
                 "FACTORY_CONFIG_REPO_TOKEN",
                 "FACTORY_GITHUB_WEBHOOK_SECRET",
                 "FACTORY_ADO_WEBHOOK_SECRET",
+                "FACTORY_GITHUB_STATUS_TOKEN",
             )
         }
         if problems:
@@ -123,6 +146,12 @@ class Settings:
             arm_endpoint=arm_endpoint.rstrip("/"),
             image_store_container=container.lower(),
             monitor_interval_seconds=interval,
+            watchdog_stall_minutes=stall,
+            run_deadline_hours=deadline,
+            auto_disable_after=int(disable_after),
+            notify_url=notify_url,
+            github_status_token=secrets["FACTORY_GITHUB_STATUS_TOKEN"],
+            github_api_url=github_api.rstrip("/"),
             client_id=text("AZURE_CLIENT_ID"),
         )
 

@@ -16,8 +16,10 @@ Every filter goes through ``parameters=``; keys go through :func:`escape_key`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -162,6 +164,16 @@ class StateStore:
         )
         return [from_entity(Task, e) for e in entities]
 
+    def last_activity(self, run_id: str) -> datetime | None:
+        """Return when the run's header or any of its tasks was last written."""
+        entities = self.table(TASKS_TABLE).query_entities(
+            "PartitionKey eq @pk",
+            parameters={"pk": escape_key(run_id)},
+            select=["RowKey"],
+        )
+        stamps = [e.metadata.get("timestamp") for e in entities]
+        return max((t for t in stamps if t is not None), default=None)
+
     def save_task(self, task: Task) -> Task:
         """Write a task if it is unchanged since it was read; raises ResourceModifiedError."""
         entity = _keyed(task, task.run_id, task_row_key(task.task_id))
@@ -239,6 +251,15 @@ class StateStore:
         entity = _keyed(version, version.image, version.version)
         self.table(IMAGES_TABLE).upsert_entity(entity, mode=UpdateMode.REPLACE)
 
+    def set_version_state(self, image: str, version: str, state: str) -> None:
+        entity = {
+            "PartitionKey": escape_key(image),
+            "RowKey": version,
+            "state": state,
+        }
+        with contextlib.suppress(ResourceNotFoundError):
+            self.table(IMAGES_TABLE).update_entity(entity, mode=UpdateMode.MERGE)
+
     def find_version(self, image: str, content_hash: str) -> ImageVersion | None:
         """Return the newest available version of ``image`` with this content hash."""
         entities = self.table(IMAGES_TABLE).query_entities(
@@ -279,6 +300,12 @@ class StateStore:
             "run_id": run_id,
         }
         self.table(LAB_IMAGES_TABLE).upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def remove_lab_image(self, lab_id: str, image: str, version: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self.table(LAB_IMAGES_TABLE).delete_entity(
+                escape_key(lab_id.lower()), escape_key(f"{image}|{version}")
+            )
 
     def lab_holds(self, lab_id: str, image: str, version: str) -> bool:
         try:

@@ -22,14 +22,20 @@ from azure.core.exceptions import ResourceModifiedError
 from shared.config import parse_resource_id
 from shared.context import Factory
 from shared.labs import GENERALIZE_ARTIFACTS, BuildVmSpec
+from shared.lifecycle.retention import (
+    FACTORY_TAG,
+    FACTORY_TAG_VALUE,
+    IMAGE_TAG,
+    TIMEOUT_TAG,
+    VERSION_TAG,
+)
 from shared.models import RunStatus, Task, TaskStatus
-from shared.pipeline.tasks import finish
+from shared.pipeline.tasks import check_later, finish, is_stale
 from shared.queues import BUILD_QUEUE, CAPTURE_QUEUE, StageMessage
 
 logger = logging.getLogger(__name__)
 
 BUILD_USER = "factoryadmin"
-FACTORY_TAG = "image-factory"
 
 
 def factory_vm_name(task: Task) -> str:
@@ -54,11 +60,11 @@ def generate_password() -> str:
 
 def handle_build(factory: Factory, message: StageMessage) -> None:
     task = factory.store.get_task(message.run_id, message.task_id)
-    if TaskStatus(task.status).is_final:
+    if TaskStatus(task.status).is_final or is_stale(task, message):
         return
     run = factory.store.get_run(task.run_id)
-    if run.status == RunStatus.CANCELLED:
-        _stop(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
+    if RunStatus(run.status).stops_tasks:
+        _stop(factory, task, TaskStatus.CANCELLED, f"the run is {run.status}")
         return
     if task.phase in ("", "creating"):
         _create_vm(factory, task)
@@ -66,9 +72,7 @@ def handle_build(factory: Factory, message: StageMessage) -> None:
         _check_vm(factory, task, message)
     else:
         # Generalized already: the capture stage owns the task now.
-        factory.queues.send(
-            CAPTURE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
-        )
+        factory.queues.send(CAPTURE_QUEUE, StageMessage.for_task(task))
 
 
 def _create_vm(factory: Factory, task: Task) -> None:
@@ -103,8 +107,7 @@ def _create_vm(factory: Factory, task: Task) -> None:
             lab.name,
         )
     task.phase = "provisioning"
-    factory.store.save_task(task)
-    _check_later(factory, task, 0)
+    check_later(factory, task, BUILD_QUEUE)
 
 
 def _vm_spec(task: Task, definition: dict[str, Any]) -> BuildVmSpec:
@@ -123,10 +126,11 @@ def _vm_spec(task: Task, definition: dict[str, Any]) -> BuildVmSpec:
         password=generate_password(),
         notes=f"Image factory build of {task.image} version {task.version}",
         tags={
-            "created-by": FACTORY_TAG,
+            FACTORY_TAG: FACTORY_TAG_VALUE,
             "factory-run": task.run_id,
-            "factory-image": task.image,
-            "factory-version": task.version,
+            IMAGE_TAG: task.image,
+            VERSION_TAG: task.version,
+            TIMEOUT_TAG: str(definition.get("timeout_minutes") or ""),
         },
     )
 
@@ -162,17 +166,10 @@ def _check_vm(factory: Factory, task: Task, message: StageMessage) -> None:
         task.vm_id = state.vm_id or task.vm_id
         task.os_disk_id = state.os_disk_id
         factory.store.save_task(task)
-        factory.queues.send(
-            CAPTURE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
-        )
+        factory.queues.send(CAPTURE_QUEUE, StageMessage.for_task(task))
         logger.info("run %s: %s is generalized; capturing", task.run_id, task.image)
         return
-    _check_later(factory, task, message.check + 1)
-
-
-def _check_later(factory: Factory, task: Task, check: int) -> None:
-    message = StageMessage(run_id=task.run_id, task_id=task.task_id, check=check)
-    factory.queues.send(BUILD_QUEUE, message, factory.settings.monitor_interval_seconds)
+    check_later(factory, task, BUILD_QUEUE)
 
 
 def _stop(factory: Factory, task: Task, status: TaskStatus, reason: str) -> None:

@@ -22,7 +22,7 @@ from shared.pipeline.blobcopy import (
     copy_state,
     start_copy,
 )
-from shared.pipeline.tasks import build_targets, finish
+from shared.pipeline.tasks import build_targets, check_later, finish, is_stale
 from shared.planner import copy_task_id, custom_image_name
 from shared.queues import CAPTURE_QUEUE, DISTRIBUTE_QUEUE, StageMessage
 
@@ -39,9 +39,8 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
     if task.status == TaskStatus.SUCCEEDED:
         _send_copies(factory, task)  # a repeat after a crash that followed finishing
         return
-    if TaskStatus(task.status).is_final:
+    if TaskStatus(task.status).is_final or is_stale(task, message):
         return
-
     if task.phase not in ("generalized", "copying"):
         logger.warning(
             "run %s: capture of %s arrived in phase %r; ignoring it",
@@ -54,12 +53,12 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
         factory.settings.image_store_container
     )
     destination = container.get_blob_client(image_store_blob(task))
-    if factory.store.get_run(task.run_id).status == RunStatus.CANCELLED:
-        # No version comes of a cancelled run: drop the partial VHD and the VM.
+    if RunStatus(factory.store.get_run(task.run_id).status).stops_tasks:
+        # No version comes of a stopped run: drop the partial VHD and the VM.
         with contextlib.suppress(ResourceNotFoundError):
             destination.delete_blob()
         factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
-        finish(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
+        finish(factory, task, TaskStatus.CANCELLED, "the run was stopped")
         return
     if task.phase == "generalized":
         sas_url = factory.labs.grant_disk_read(task.os_disk_id)
@@ -80,14 +79,7 @@ def handle_capture(factory: Factory, message: StageMessage) -> None:
             return
 
     if state == CopyState.PENDING:
-        delay = factory.settings.monitor_interval_seconds
-        factory.queues.send(
-            CAPTURE_QUEUE,
-            StageMessage(
-                run_id=task.run_id, task_id=task.task_id, check=message.check + 1
-            ),
-            delay,
-        )
+        check_later(factory, task, CAPTURE_QUEUE)
         return
     _complete(factory, task)
 
@@ -106,9 +98,7 @@ def _copy_failed(factory: Factory, task: Task, detail: str) -> None:
     )
     task.phase = "generalized"
     factory.store.save_task(task)
-    factory.queues.send(
-        CAPTURE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
-    )
+    factory.queues.send(CAPTURE_QUEUE, StageMessage.for_task(task))
 
 
 def _complete(factory: Factory, task: Task) -> None:
@@ -133,7 +123,6 @@ def _complete(factory: Factory, task: Task) -> None:
 
 def _send_copies(factory: Factory, build: Task) -> None:
     for lab in build_targets(build):
-        message = StageMessage(
-            run_id=build.run_id, task_id=copy_task_id(build.image, lab)
-        )
-        factory.queues.send(DISTRIBUTE_QUEUE, message)
+        copy = factory.store.get_task(build.run_id, copy_task_id(build.image, lab))
+        if copy.status == TaskStatus.PENDING:
+            factory.queues.send(DISTRIBUTE_QUEUE, StageMessage.for_task(copy))

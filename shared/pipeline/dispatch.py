@@ -24,6 +24,7 @@ from shared.pipeline.capture import handle_capture
 from shared.pipeline.distribute import handle_distribute
 from shared.pipeline.finalize import handle_finalize
 from shared.pipeline.plan import handle_plan
+from shared.pipeline.retire import handle_retire
 from shared.pipeline.tasks import fail_run, finish
 from shared.queues import (
     BUILD_QUEUE,
@@ -31,6 +32,7 @@ from shared.queues import (
     DISTRIBUTE_QUEUE,
     FINALIZE_QUEUE,
     PLAN_QUEUE,
+    RETIRE_QUEUE,
     StageMessage,
 )
 
@@ -43,6 +45,7 @@ HANDLERS: dict[str, Handler] = {
     CAPTURE_QUEUE: handle_capture,
     DISTRIBUTE_QUEUE: handle_distribute,
     FINALIZE_QUEUE: handle_finalize,
+    RETIRE_QUEUE: handle_retire,
 }
 
 

@@ -17,6 +17,12 @@ from azure.storage.blob import BlobClient
 
 from shared.config import LabRef, parse_resource_id
 from shared.context import Factory
+from shared.lifecycle.retention import (
+    FACTORY_TAG,
+    FACTORY_TAG_VALUE,
+    IMAGE_TAG,
+    VERSION_TAG,
+)
 from shared.models import RunStatus, Task, TaskStatus
 from shared.pipeline.blobcopy import (
     MAX_COPY_ATTEMPTS,
@@ -25,9 +31,8 @@ from shared.pipeline.blobcopy import (
     copy_state,
     start_copy,
 )
-from shared.pipeline.build import FACTORY_TAG
 from shared.pipeline.capture import image_store_blob
-from shared.pipeline.tasks import finish
+from shared.pipeline.tasks import check_later, finish, is_stale
 from shared.queues import DISTRIBUTE_QUEUE, StageMessage
 
 logger = logging.getLogger(__name__)
@@ -37,10 +42,10 @@ SOURCE_SAS_LIFETIME = timedelta(hours=6)
 
 def handle_distribute(factory: Factory, message: StageMessage) -> None:
     task = factory.store.get_task(message.run_id, message.task_id)
-    if TaskStatus(task.status).is_final:
+    if TaskStatus(task.status).is_final or is_stale(task, message):
         return
     run = factory.store.get_run(task.run_id)
-    if run.status == RunStatus.CANCELLED:
+    if RunStatus(run.status).stops_tasks:
         _cancel(factory, task)
         return
     lab = parse_resource_id(task.lab_id)
@@ -66,8 +71,7 @@ def handle_distribute(factory: Factory, message: StageMessage) -> None:
             _tags(task, run.commit),
         )
         task.phase = "imaging"
-        factory.store.save_task(task)
-        _check_later(factory, task, message)
+        check_later(factory, task, DISTRIBUTE_QUEUE)
         return
     if task.phase == "imaging":
         _check_image(factory, task, lab, message)
@@ -100,7 +104,7 @@ def _upload_done(
     if state == CopyState.SUCCESS:
         return True
     if state == CopyState.PENDING:
-        _check_later(factory, task, message)
+        check_later(factory, task, DISTRIBUTE_QUEUE)
         return False
     if task.copy_attempts >= MAX_COPY_ATTEMPTS:
         reason = f"copying the VHD into lab {lab.name} failed {task.copy_attempts} times: {detail}"
@@ -114,9 +118,7 @@ def _upload_done(
     )
     task.phase = "uploading"
     factory.store.save_task(task)
-    factory.queues.send(
-        DISTRIBUTE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
-    )
+    factory.queues.send(DISTRIBUTE_QUEUE, StageMessage.for_task(task))
     return False
 
 
@@ -128,9 +130,7 @@ def _check_image(
         # Lost between creation and this check: create it again.
         task.phase = "copying"
         factory.store.save_task(task)
-        factory.queues.send(
-            DISTRIBUTE_QUEUE, StageMessage(run_id=task.run_id, task_id=task.task_id)
-        )
+        factory.queues.send(DISTRIBUTE_QUEUE, StageMessage.for_task(task))
         return
     state = image.provisioning_state or ""
     if state == "Succeeded":
@@ -155,7 +155,7 @@ def _check_image(
             f"creating custom image {task.custom_image_name} in lab {lab.name} failed",
         )
         return
-    _check_later(factory, task, message)
+    check_later(factory, task, DISTRIBUTE_QUEUE)
 
 
 def _delete_upload(factory: Factory, task: Task, lab: LabRef) -> None:
@@ -182,22 +182,14 @@ def _cancel(factory: Factory, task: Task) -> None:
         _delete_upload(factory, task, lab)
     if task.phase == "imaging":
         factory.labs.delete_custom_image(lab, task.custom_image_name)
-    finish(factory, task, TaskStatus.CANCELLED, "the run was cancelled")
-
-
-def _check_later(factory: Factory, task: Task, message: StageMessage) -> None:
-    factory.queues.send(
-        DISTRIBUTE_QUEUE,
-        StageMessage(run_id=task.run_id, task_id=task.task_id, check=message.check + 1),
-        factory.settings.monitor_interval_seconds,
-    )
+    finish(factory, task, TaskStatus.CANCELLED, "the run was stopped")
 
 
 def _tags(task: Task, commit: str) -> dict[str, str]:
     return {
-        "created-by": FACTORY_TAG,
-        "factory-image": task.image,
-        "factory-version": task.version,
+        FACTORY_TAG: FACTORY_TAG_VALUE,
+        IMAGE_TAG: task.image,
+        VERSION_TAG: task.version,
         "factory-content-hash": task.content_hash[:16],
         "factory-commit": commit[:40],
         "factory-run": task.run_id,

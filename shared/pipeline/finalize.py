@@ -1,17 +1,25 @@
-"""Finalize stage: the fan-in that sets a run's final status.
+"""Finalize stage: the fan-in that retires what the policies say, then ends the run.
 
 The last task to finish sends the finalize message (the header's counters
 are updated in the same transaction as the task, so exactly one finisher
-sees the count complete). A repeated delivery finds the run final already.
+sees the count complete). The first time, finalize plans the run's
+retirements and fans them out as retire tasks; when those are counted too,
+it sets the final status. A repeated delivery finds the work done.
 """
 
 from __future__ import annotations
 
 import logging
 
+from shared.config import ConfigError, load_config_files
 from shared.context import Factory
-from shared.models import Run, RunStatus
-from shared.queues import StageMessage
+from shared.errors import AzureOperationError
+from shared.gitsource import ConfigSourceError
+from shared.lifecycle.inventory import factory_lab_images, factory_vms, team_lab_ids
+from shared.lifecycle.retention import LabImage, Retirement, plan_retirements
+from shared.models import RetireTarget, Run, RunStatus, Task, TaskKind
+from shared.pipeline.runconfig import fetch_run_config
+from shared.queues import RETIRE_QUEUE, StageMessage
 
 logger = logging.getLogger(__name__)
 
@@ -26,21 +34,27 @@ def final_status(run: Run) -> RunStatus:
 
 
 def handle_finalize(factory: Factory, message: StageMessage) -> None:
-    def change(run: Run) -> bool:
-        if RunStatus(run.status).is_final or run.status != RunStatus.RUNNING:
+    run = factory.store.get_run(message.run_id)
+    if run.status != RunStatus.RUNNING:
+        return
+    if run.finished < run.total:
+        logger.info(
+            "run %s: finalize before all tasks finished (%d of %d); waiting",
+            run.run_id,
+            run.finished,
+            run.total,
+        )
+        return
+    if not run.retirement_planned and start_retirement(factory, run) > 0:
+        return
+
+    def change(current: Run) -> bool:
+        if current.status != RunStatus.RUNNING or current.finished < current.total:
             return False
-        if run.finished < run.total:
-            logger.warning(
-                "run %s: finalize before all tasks finished (%d of %d); waiting",
-                run.run_id,
-                run.finished,
-                run.total,
-            )
-            return False
-        run.status = final_status(run)
-        run.finished_at = factory.now()
-        if run.status != RunStatus.SUCCEEDED:
-            run.error = f"{run.failed} of {run.total} tasks did not succeed"
+        current.status = final_status(current)
+        current.finished_at = factory.now()
+        if current.status != RunStatus.SUCCEEDED:
+            current.error = f"{current.failed} of {current.total} tasks did not succeed"
         return True
 
     run = factory.store.update_run(message.run_id, change)
@@ -52,3 +66,72 @@ def handle_finalize(factory: Factory, message: StageMessage) -> None:
             run.succeeded,
             run.failed,
         )
+
+
+def start_retirement(factory: Factory, run: Run) -> int:
+    """Plan the run's retirements, add them as tasks and send them; return how many."""
+    retirements = find_retirements(factory, run)
+    tasks = [_retire_task(run.run_id, r) for r in retirements]
+    factory.store.put_tasks(run.run_id, tasks)
+
+    def count(current: Run) -> bool:
+        if current.retirement_planned:
+            return False
+        current.retirement_planned = True
+        current.total += len(tasks)
+        return True
+
+    factory.store.update_run(run.run_id, count)
+    for task in tasks:
+        factory.queues.send(RETIRE_QUEUE, StageMessage.for_task(task))
+    if tasks:
+        logger.info("run %s: retiring %d resources", run.run_id, len(tasks))
+    return len(tasks)
+
+
+def find_retirements(factory: Factory, run: Run) -> list[Retirement]:
+    """Read the labs and the image store and apply the retention rules."""
+    try:
+        config = load_config_files(fetch_run_config(factory, run).files)
+    except (ConfigError, ConfigSourceError) as exc:
+        logger.error(
+            "run %s: retirement skipped, configuration unreadable: %s", run.run_id, exc
+        )
+        return []
+    lab_images: list[LabImage] = []
+    for lab_id in team_lab_ids(factory, config):
+        try:
+            lab_images += factory_lab_images(factory, lab_id)
+        except AzureOperationError as exc:
+            if exc.retryable:
+                raise
+            logger.error(
+                "run %s: lab %s left out of retention: %s", run.run_id, lab_id, exc
+            )
+    vms = factory_vms(factory, config.factory_lab_id)
+    return plan_retirements(
+        config, lab_images, factory.store.list_versions(), factory.now(), vms
+    )
+
+
+def _retire_task(run_id: str, retirement: Retirement) -> Task:
+    task = Task(
+        run_id=run_id,
+        task_id=retirement.task_id,
+        kind=TaskKind.RETIRE,
+        image=retirement.image,
+        version=retirement.version,
+        content_hash="",
+        os_type="",
+        lab_id=retirement.lab_id,
+        target=retirement.target,
+        reason=retirement.reason,
+    )
+    if retirement.target == RetireTarget.CUSTOM_IMAGE:
+        task.custom_image_name = retirement.name
+        task.lab = retirement.lab_id.rstrip("/").rsplit("/", 1)[-1]
+    elif retirement.target == RetireTarget.VHD:
+        task.vhd_url = retirement.name
+    else:
+        task.vm_name = retirement.name
+    return task

@@ -12,8 +12,9 @@ from shared.config import (
     parse_resource_id,
 )
 from shared.context import Factory
-from shared.gitsource import ConfigSnapshot, ConfigSourceError, fetch_config
+from shared.gitsource import ConfigSourceError
 from shared.models import Run, RunStatus
+from shared.pipeline.runconfig import fetch_run_config
 from shared.pipeline.tasks import fail_run, resume_run
 from shared.planner import plan_run
 from shared.queues import FINALIZE_QUEUE, StageMessage
@@ -33,7 +34,7 @@ def handle_plan(factory: Factory, message: StageMessage) -> None:
 
     run = factory.store.update_run(run.run_id, _mark_planning(factory))
     try:
-        snapshot = _fetch(factory, run)
+        snapshot = fetch_run_config(factory, run)
         # Validate the structure first: the factory lab it names offers the
         # artifact catalog that the second pass checks artifacts against.
         draft = load_config_files(snapshot.files)
@@ -44,7 +45,11 @@ def handle_plan(factory: Factory, message: StageMessage) -> None:
         fail_run(factory, run.run_id, f"invalid configuration: {exc}")
         return
 
-    tasks = plan_run(config, run, factory.store.find_version, factory.store.lab_holds)
+    tasks = (
+        []
+        if run.retire_only
+        else plan_run(config, run, factory.store.find_version, factory.store.lab_holds)
+    )
     factory.store.put_tasks(run.run_id, tasks)
 
     def start(current: Run) -> bool:
@@ -78,9 +83,3 @@ def _mark_planning(factory: Factory) -> Callable[[Run], bool]:
         return True
 
     return change
-
-
-def _fetch(factory: Factory, run: Run) -> ConfigSnapshot:
-    settings = factory.settings
-    ref = run.commit or run.ref or settings.config_branch
-    return fetch_config(settings.config_source(), ref)

@@ -16,6 +16,7 @@ from shared.queues import (
     CAPTURE_QUEUE,
     DISTRIBUTE_QUEUE,
     FINALIZE_QUEUE,
+    RETIRE_QUEUE,
     StageMessage,
 )
 
@@ -76,6 +77,33 @@ def build_targets(build: Task) -> list[str]:
     return [str(t) for t in targets]
 
 
+def is_stale(task: Task, message: StageMessage) -> bool:
+    """Whether ``message`` is left over from a duplicate chain of monitor messages."""
+    if message.check < task.checks:
+        logger.debug(
+            "dropped a stale message for task %s (check %d of %d)",
+            task.task_id,
+            message.check,
+            task.checks,
+        )
+        return True
+    return False
+
+
+def check_later(factory: Factory, task: Task, queue: str) -> None:
+    """Send ``task`` a message after the monitor interval to check on it again.
+
+    Counting the check on the task first (an ETag-conditioned write) lets only
+    one of two duplicate chains go on: the other's write fails, and its later
+    messages are stale.
+    """
+    task.checks += 1
+    factory.store.save_task(task)
+    factory.queues.send(
+        queue, StageMessage.for_task(task), factory.settings.monitor_interval_seconds
+    )
+
+
 def resume_run(factory: Factory, run: Run) -> int:
     """Send a message for every task of a running run that can make progress.
 
@@ -89,7 +117,7 @@ def resume_run(factory: Factory, run: Run) -> int:
     for task in tasks:
         if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
             continue
-        message = StageMessage(run_id=run.run_id, task_id=task.task_id)
+        message = StageMessage.for_task(task)
         if task.kind == TaskKind.BUILD:
             queue = (
                 CAPTURE_QUEUE
@@ -97,6 +125,9 @@ def resume_run(factory: Factory, run: Run) -> int:
                 else BUILD_QUEUE
             )
             factory.queues.send(queue, message)
+            sent += 1
+        elif task.kind == TaskKind.RETIRE:
+            factory.queues.send(RETIRE_QUEUE, message)
             sent += 1
         elif not task.depends_on or task.depends_on in built:
             factory.queues.send(DISTRIBUTE_QUEUE, message)

@@ -1,0 +1,1 @@
+"""Image lifecycle: retention, reconciliation, expiry and the watchdog."""

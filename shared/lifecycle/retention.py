@@ -1,0 +1,214 @@
+"""Decide what to retire: old versions, unsubscribed images, expired versions, orphaned VMs.
+
+Pure functions over the configuration and what the labs and the image store
+hold, so the same rules serve a run's retirement phase and
+``imagefactory plan``. Only resources the factory tagged as its own are ever
+candidates; whether a custom image is still used by a lab VM is checked when
+the retirement runs, not here, because VMs come and go in between.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.config import FactoryConfig
+from shared.models import ImageVersion, RetireTarget
+
+# Tags the factory puts on everything it creates.
+FACTORY_TAG = "created-by"
+FACTORY_TAG_VALUE = "image-factory"
+IMAGE_TAG = "factory-image"
+VERSION_TAG = "factory-version"
+TIMEOUT_TAG = "factory-timeout-minutes"
+# A factory VM older than its build timeout plus this margin is an orphan.
+ORPHAN_MARGIN = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class LabImage:
+    """A custom image in a team lab that the factory created (tagged as its own)."""
+
+    lab_id: str
+    name: str
+    image: str
+    version: str
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FactoryVm:
+    """A VM in the factory lab that the factory created."""
+
+    name: str
+    created: datetime | None
+    timeout_minutes: int | None
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """One thing to delete, and why."""
+
+    target: RetireTarget
+    lab_id: str
+    image: str
+    version: str
+    name: str
+    reason: str
+
+    @property
+    def task_id(self) -> str:
+        if self.target == RetireTarget.CUSTOM_IMAGE:
+            return f"retire|{self.target}|{self.lab_id.lower()}|{self.name}"
+        return f"retire|{self.target}|{self.name}"
+
+
+def is_factory_resource(tags: dict[str, str] | None) -> bool:
+    return bool(tags) and (tags or {}).get(FACTORY_TAG) == FACTORY_TAG_VALUE
+
+
+def plan_retirements(
+    config: FactoryConfig,
+    lab_images: Iterable[LabImage],
+    versions: Iterable[ImageVersion],
+    now: datetime,
+    factory_vms: Iterable[FactoryVm] = (),
+) -> list[Retirement]:
+    """Return every retirement the configuration's policies call for, now."""
+    retirements = _lab_retirements(config, lab_images, now)
+    retirements += _store_retirements(config, versions, now)
+    retirements += _orphan_vms(config, factory_vms, now)
+    return retirements
+
+
+def _lab_retirements(
+    config: FactoryConfig, lab_images: Iterable[LabImage], now: datetime
+) -> list[Retirement]:
+    labs = {lab.lab_id.lower(): lab for lab in config.labs}
+    grouped: dict[tuple[str, str], list[LabImage]] = defaultdict(list)
+    for lab_image in lab_images:
+        grouped[(lab_image.lab_id.lower(), lab_image.image)].append(lab_image)
+
+    retirements = []
+    for (lab_key, image_name), held in sorted(grouped.items()):
+        held.sort(key=lambda h: h.version, reverse=True)
+        lab = labs.get(lab_key)
+        image = config.images.get(image_name)
+        if lab is None:
+            reason, keep = "the lab was removed from labs.yaml", 0
+        elif image is None:
+            reason, keep = f"{image_name} was removed from the configuration", 0
+        elif not lab.matches(image_name):
+            reason, keep = f"lab {lab.name} no longer subscribes to {image_name}", 0
+        else:
+            keep = config.versions_to_keep_in(lab, image)
+            reason = f"older than the newest {keep} versions kept in lab {lab.name}"
+        for index, version in enumerate(held):
+            expired = _expired(config, image_name, version.created, now)
+            if index < keep and not expired:
+                continue
+            retirements.append(
+                Retirement(
+                    RetireTarget.CUSTOM_IMAGE,
+                    version.lab_id,
+                    image_name,
+                    version.version,
+                    version.name,
+                    expired if expired and index < keep else reason,
+                )
+            )
+    return retirements
+
+
+def _store_retirements(
+    config: FactoryConfig, versions: Iterable[ImageVersion], now: datetime
+) -> list[Retirement]:
+    grouped: dict[str, list[ImageVersion]] = defaultdict(list)
+    for version in versions:
+        if version.state == "available":
+            grouped[version.image].append(version)
+
+    retirements = []
+    for image_name, available in sorted(grouped.items()):
+        available.sort(key=lambda v: v.version, reverse=True)
+        image = config.images.get(image_name)
+        current_hash = image.content_hash() if image else None
+        keep = image.versions_to_keep if image else 0
+        for index, version in enumerate(available):
+            expired = _expired(config, image_name, version.created_at, now)
+            # The version of the current definition is what a newly subscribed
+            # lab receives, so the store keeps it while it is not expired.
+            current = (
+                version.content_hash == current_hash
+                and index == _first_with_hash(available, current_hash)
+            )
+            if (index < keep or current) and not expired:
+                continue
+            if image is None:
+                reason = f"{image_name} was removed from the configuration"
+            elif expired:
+                reason = expired
+            else:
+                reason = (
+                    f"older than the newest {keep} versions kept in the image store"
+                )
+            retirements.append(
+                Retirement(
+                    RetireTarget.VHD,
+                    "",
+                    image_name,
+                    version.version,
+                    version.vhd_url,
+                    reason,
+                )
+            )
+    return retirements
+
+
+def _first_with_hash(versions: list[ImageVersion], content_hash: str | None) -> int:
+    for index, version in enumerate(versions):
+        if version.content_hash == content_hash:
+            return index
+    return -1
+
+
+def _orphan_vms(
+    config: FactoryConfig, vms: Iterable[FactoryVm], now: datetime
+) -> list[Retirement]:
+    default_timeout = max(
+        (image.build_timeout_minutes for image in config.images.values()), default=120
+    )
+    retirements = []
+    for vm in vms:
+        if vm.deleting or vm.created is None:
+            continue
+        timeout = timedelta(minutes=vm.timeout_minutes or default_timeout)
+        if now - vm.created > timeout + ORPHAN_MARGIN:
+            minutes = int((timeout + ORPHAN_MARGIN).total_seconds() // 60)
+            retirements.append(
+                Retirement(
+                    RetireTarget.VM,
+                    config.factory_lab_id,
+                    "",
+                    "",
+                    vm.name,
+                    f"orphaned factory VM, older than its build timeout plus margin ({minutes} minutes)",
+                )
+            )
+    return retirements
+
+
+def _expired(
+    config: FactoryConfig, image_name: str, created: datetime | None, now: datetime
+) -> str:
+    """Return the reason a version is past its image's maximum lifetime, or ''."""
+    image = config.images.get(image_name)
+    lifetime_days = getattr(image, "max_lifetime_days", None) if image else None
+    if not lifetime_days or created is None:
+        return ""
+    if now - created > timedelta(days=lifetime_days):
+        return f"past its maximum lifetime of {lifetime_days} days"
+    return ""

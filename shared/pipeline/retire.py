@@ -1,0 +1,95 @@
+"""Retire stage: delete one resource the retention rules named, unless it is in use.
+
+A custom image that a VM in its lab still uses is kept: the task ends
+succeeded in phase ``retained_in_use`` with the VMs named, and the next
+run's retention phase considers it again, so it goes once the VMs are gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobClient
+
+from shared.config import parse_resource_id
+from shared.context import Factory
+from shared.models import RetireTarget, RunStatus, Task, TaskStatus
+from shared.pipeline.tasks import finish
+from shared.queues import StageMessage
+
+logger = logging.getLogger(__name__)
+
+
+def handle_retire(factory: Factory, message: StageMessage) -> None:
+    task = factory.store.get_task(message.run_id, message.task_id)
+    if TaskStatus(task.status).is_final:
+        return
+    run = factory.store.get_run(task.run_id)
+    if RunStatus(run.status).stops_tasks:
+        finish(factory, task, TaskStatus.CANCELLED, f"the run is {run.status}")
+        return
+    if task.target == RetireTarget.CUSTOM_IMAGE:
+        _retire_custom_image(factory, task)
+    elif task.target == RetireTarget.VHD:
+        _retire_vhd(factory, task)
+    elif task.target == RetireTarget.VM:
+        factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
+        logger.info(
+            "deleted factory VM %s in %s: %s", task.vm_name, task.lab_id, task.reason
+        )
+        task.phase = "retired"
+        finish(factory, task, TaskStatus.SUCCEEDED)
+    else:
+        finish(
+            factory, task, TaskStatus.FAILED, f"unknown retire target {task.target!r}"
+        )
+
+
+def _retire_custom_image(factory: Factory, task: Task) -> None:
+    lab = parse_resource_id(task.lab_id)
+    name = task.custom_image_name.lower()
+    users = sorted(
+        vm.name
+        for vm in factory.labs.list_vms(lab)
+        if (vm.custom_image_id or "").rstrip("/").rsplit("/", 1)[-1].lower() == name
+    )
+    if users:
+        task.phase = "retained_in_use"
+        task.reason = f"{task.reason}; kept because VMs use it: {', '.join(users)}"
+        logger.info(
+            "kept custom image %s in lab %s: in use by %s",
+            task.custom_image_name,
+            lab.name,
+            ", ".join(users),
+        )
+        finish(factory, task, TaskStatus.SUCCEEDED)
+        return
+    factory.labs.delete_custom_image(lab, task.custom_image_name)
+    factory.store.remove_lab_image(task.lab_id, task.image, task.version)
+    logger.info(
+        "deleted custom image %s/customimages/%s: %s",
+        task.lab_id,
+        task.custom_image_name,
+        task.reason,
+    )
+    task.phase = "retired"
+    finish(factory, task, TaskStatus.SUCCEEDED)
+
+
+def _retire_vhd(factory: Factory, task: Task) -> None:
+    container = factory.storage.blobs.get_container_client(
+        factory.settings.image_store_container
+    )
+    blob_name = f"{task.image}/{task.version}.vhd"
+    with contextlib.suppress(ResourceNotFoundError):
+        container.get_blob_client(blob_name).delete_blob()
+    factory.store.set_version_state(task.image, task.version, "retired")
+    logger.info(
+        "deleted image store VHD %s: %s",
+        BlobClient.from_blob_url(task.vhd_url).blob_name if task.vhd_url else blob_name,
+        task.reason,
+    )
+    task.phase = "retired"
+    finish(factory, task, TaskStatus.SUCCEEDED)

@@ -1,0 +1,131 @@
+"""Retention rules over the example configuration, with lab contents made up per test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.config import FactoryConfig, load_config_dir
+from shared.lifecycle.retention import FactoryVm, LabImage, plan_retirements
+from shared.models import ImageVersion, RetireTarget
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def config() -> FactoryConfig:
+    return load_config_dir(ROOT / "examples" / "config-repo")
+
+
+def lab_id(config: FactoryConfig, name: str) -> str:
+    return next(lab.lab_id for lab in config.labs if lab.name == name)
+
+
+def held(config: FactoryConfig, lab: str, image: str, *versions: str) -> list[LabImage]:
+    return [
+        LabImage(lab_id(config, lab), f"{image.replace('/', '-')}-{v}", image, v, NOW)
+        for v in versions
+    ]
+
+
+def custom_image_retirements(
+    config: FactoryConfig, images: list[LabImage]
+) -> list[str]:
+    result = plan_retirements(config, images, [], NOW)
+    return sorted(r.version for r in result if r.target == RetireTarget.CUSTOM_IMAGE)
+
+
+def test_retention_keeps_newest_versions_per_lab(config: FactoryConfig) -> None:
+    # team-qa keeps 1 version, team-data keeps 3 (lab overrides).
+    qa = held(config, "team-qa", "linux/ubuntu-docker", "20261201.1", "20261202.1")
+    data = held(config, "team-data", "linux/ubuntu-docker", "1", "2", "3", "4")
+    assert custom_image_retirements(config, qa) == ["20261201.1"]
+    assert custom_image_retirements(config, data) == ["1"]
+
+
+def test_retention_removes_unsubscribed_image(config: FactoryConfig) -> None:
+    # team-data excludes linux/ubuntu-node.
+    images = held(config, "team-data", "linux/ubuntu-node", "20261202.1")
+    result = plan_retirements(config, images, [], NOW)
+    assert len(result) == 1
+    assert "no longer subscribes" in result[0].reason
+
+
+def test_retention_removes_images_of_dropped_lab(config: FactoryConfig) -> None:
+    gone = "/subscriptions/6d2c4f3a-1b7e-4c9a-9f5d-2a8e7b3c1d40/resourceGroups/rg-imagefactory/providers/Microsoft.DevTestLab/labs/dtl-gone"
+    images = [LabImage(gone, "linux-ubuntu-docker-1", "linux/ubuntu-docker", "1", NOW)]
+    result = plan_retirements(config, images, [], NOW)
+    assert [r.reason for r in result] == ["the lab was removed from labs.yaml"]
+
+
+def test_retention_removes_image_dropped_from_config(config: FactoryConfig) -> None:
+    images = held(config, "team-web", "linux/retired-image", "1")
+    result = plan_retirements(config, images, [], NOW)
+    assert "removed from the configuration" in result[0].reason
+
+
+def version(
+    config: FactoryConfig, image: str, label: str, current: bool
+) -> ImageVersion:
+    definition = config.images.get(image)
+    content_hash = (
+        definition.content_hash() if definition and current else f"old-{label}"
+    )
+    return ImageVersion(
+        image=image,
+        version=label,
+        content_hash=content_hash,
+        os_type="Linux",
+        vhd_url=f"http://127.0.0.1/images/{image}/{label}.vhd",
+        commit="c" * 40,
+        run_id="r",
+        custom_image_name="x",
+        created_at=NOW - timedelta(days=1),
+    )
+
+
+def test_store_keeps_newest_and_current_version(config: FactoryConfig) -> None:
+    image = "linux/ubuntu-docker"
+    keep = config.images[image].versions_to_keep
+    labels = [f"2026120{i}.000000" for i in range(1, keep + 3)]
+    # The oldest version has the current definition's hash: a lab that
+    # subscribes later gets that one, so it stays.
+    versions = [version(config, image, labels[0], current=True)]
+    versions += [version(config, image, label, current=False) for label in labels[1:]]
+    retired = {
+        r.version
+        for r in plan_retirements(config, [], versions, NOW)
+        if r.target == RetireTarget.VHD
+    }
+    assert labels[0] not in retired
+    assert retired == set(labels[1 : len(labels) - keep])
+
+
+def test_store_retires_every_version_of_removed_image(config: FactoryConfig) -> None:
+    versions = [
+        version(config, "linux/gone", "1", False),
+        version(config, "linux/gone", "2", False),
+    ]
+    result = plan_retirements(config, [], versions, NOW)
+    assert sorted(r.version for r in result) == ["1", "2"]
+
+
+def test_orphan_vm_older_than_timeout_plus_margin(config: FactoryConfig) -> None:
+    vms = [
+        FactoryVm("ifbold", NOW - timedelta(minutes=200), 120),
+        FactoryVm("ifbyoung", NOW - timedelta(minutes=100), 120),
+        FactoryVm("ifbgoing", NOW - timedelta(minutes=500), 120, deleting=True),
+    ]
+    result = plan_retirements(config, [], [], NOW, vms)
+    assert [r.name for r in result] == ["ifbold"]
+    assert result[0].target == RetireTarget.VM
+
+
+def test_retirement_task_ids_are_distinct(config: FactoryConfig) -> None:
+    images = held(config, "team-qa", "linux/ubuntu-docker", "1", "2", "3")
+    images += held(config, "team-data", "linux/ubuntu-node", "1")
+    result = plan_retirements(config, images, [], NOW)
+    assert len({r.task_id for r in result}) == len(result)
