@@ -116,7 +116,11 @@ class Emulator:
         return f"https://{self.config.host}:{self.server.port}"
 
     def start(self) -> None:
-        self._ensure_containers()
+        # Containers are also created on first use, so a slow or absent
+        # Azurite does not hold up the start.
+        threading.Thread(
+            target=self._ensure_containers, name="containers", daemon=True
+        ).start()
         self._writer.start()
         self._ticker.start()
         self._serving.start()

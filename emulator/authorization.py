@@ -2,14 +2,14 @@
 
 Built-in roles carry the action patterns of their Azure definitions that
 matter to the operations this emulator serves. An assignment at a scope
-covers that scope and everything below it; an assignment at a lab also
+covers that scope and everything below it. An assignment at a lab also
 covers the resource groups that the lab created for its VMs' compute
 resources.
 
-NOTE: in Azure, access to a lab VM's compute resource group (and so to its
-OS disk) comes from DevTest Labs' own assignments there, which this
-emulator folds into the lab scope. A least-privilege deployment should be
-tested against Azure for the disk operations.
+NOTE: in Azure, access to a lab VM's compute resource group, and so to its
+OS disk, comes from DevTest Labs' own assignments there, which this
+emulator folds into the lab scope. Test a least-privilege deployment's
+disk operations against Azure.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class AccessControl:
             if assignment.role.lower() not in self.roles:
                 known = ", ".join(sorted(role.name for role in self.roles.values()))
                 raise ValueError(
-                    f"unknown role {assignment.role!r}; known roles: {known}"
+                    f"unknown role {assignment.role!r}. Known roles: {known}"
                 )
         with self._lock:
             self._assignments = checked

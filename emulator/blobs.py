@@ -1,10 +1,10 @@
 """The blobs behind labs, disks and images, in Azurite.
 
-One storage account (Azurite's) stands in for every lab's storage: each
-lab has three containers named from its prefix: ``<prefix>-uploads``
-(the lab's upload container, as generateUploadUri hands out), and the
-internal ``<prefix>-disks`` (managed disks) and ``<prefix>-images``
-(managed images behind custom images).
+Azurite's one storage account replaces the storage of every lab. Each lab
+has three containers named from its prefix: ``<prefix>-uploads`` is the
+lab's upload container, which generateUploadUri hands out, and the internal
+``<prefix>-disks`` and ``<prefix>-images`` contain managed disks and the
+managed images behind custom images.
 """
 
 from __future__ import annotations
@@ -29,10 +29,15 @@ DEFAULT_CONNECTION_STRING = (
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
     "K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1"
 )
-# Pages are written in chunks of this size; all-zero chunks of a new blob are skipped.
+# Pages are written in chunks of this size, and all-zero chunks of a new blob are skipped.
 _PAGE_CHUNK = 64 * 1024
-# Azurite and the emulator share one machine clock; start a SAS a little
-# early anyway, as Azure recommends for clock skew.
+# Azurite runs on loopback, so the storage SDK's default retries (backoff
+# from 15 seconds) would only delay the error when it is down.
+_RETRIES = 3
+_INITIAL_BACKOFF_SECONDS = 0.2
+_CONNECTION_TIMEOUT_SECONDS = 5
+# Azurite and the emulator share one machine clock, but a SAS starts a
+# little early anyway, as Azure recommends against clock skew.
 _SAS_START_SKEW = timedelta(minutes=5)
 
 
@@ -45,7 +50,13 @@ class BlobStore:
 
     def __init__(self, connection_string: str) -> None:
         self.connection_string = connection_string
-        self._service = BlobServiceClient.from_connection_string(connection_string)
+        self._service = BlobServiceClient.from_connection_string(
+            connection_string,
+            retry_total=_RETRIES,
+            initial_backoff=_INITIAL_BACKOFF_SECONDS,
+            increment_base=2,
+            connection_timeout=_CONNECTION_TIMEOUT_SECONDS,
+        )
         credential = self._service.credential
         self.account_name: str = credential.account_name
         self._account_key: str = credential.account_key
@@ -90,7 +101,7 @@ class BlobStore:
         *,
         expired: bool = False,
     ) -> str:
-        """Return a SAS URL for one blob; expired=True gives one that is already invalid."""
+        """Return a SAS URL for one blob, already expired when expired is True."""
         now = datetime.now(UTC)
         start = now - _SAS_START_SKEW - (lifetime if expired else timedelta(0))
         expiry = now - timedelta(minutes=1) if expired else now + lifetime
@@ -153,8 +164,8 @@ class BlobStore:
             result = client.start_copy_from_url(source_url)
         except AzureError as exc:
             raise StorageError(f"cannot copy {source[0]}/{source[1]}: {exc}") from exc
-        # NOTE: Azurite finishes a copy within start_copy_from_url; Azure may
-        # report "pending", which this emulator never has to wait for.
+        # NOTE: Azurite finishes a copy within start_copy_from_url, while Azure
+        # may report "pending" first, so this code never waits for a copy.
         if result.get("copy_status") != "success":
             raise StorageError(
                 f"copy of {source[0]}/{source[1]} ended with status {result.get('copy_status')}"

@@ -1,19 +1,20 @@
 """Fault injection: rules that tests add through the control endpoint.
 
-A rule fires for requests (or, for the resource kinds, for operations) that
-match it: for each of the next ``count`` matches, or at random with
-probability ``rate`` from a generator seeded with ``seed``, or both (at
-random, at most ``count`` times).
+A rule fires for the requests that match it, or for the operations when it
+is of a resource kind. It fires for each of the next ``count`` matches, or
+at random with probability ``rate`` from a generator seeded with ``seed``.
+With both, it fires at random and at most ``count`` times.
 
-Request kinds act before authentication, as a front-door failure would:
-``error`` answers with a status (429 and 503 carry Retry-After), ``drop``
-closes the connection without a response (before or after the request is
-handled), ``slow`` delays the response. Resource kinds act inside an
-operation: ``artifact_failure`` fails an artifact by name,
-``custom_image_failure`` fails a custom image creation,
-``blob_copy_failure`` hands out an already expired SAS so that the copy or
-upload that uses it fails, and ``stall`` keeps a VM or custom image in
-Creating until it is deleted.
+Request kinds act before authentication, as a front-door failure would.
+``error`` returns an error status, with Retry-After for 429 and 503.
+``drop`` closes the connection without a response, before or after the
+request is handled. ``slow`` delays the response.
+
+Resource kinds act inside an operation. ``artifact_failure`` fails an
+artifact by name and ``custom_image_failure`` fails a custom image
+creation. ``blob_copy_failure`` hands out an already expired SAS, so that
+the copy or upload that uses it fails. ``stall`` keeps a VM or custom image
+in Creating until it is deleted.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class FaultRule:
 
 @dataclass(frozen=True)
 class RequestFault:
-    """What the server does to one request."""
+    """The fault that the server applies to one request."""
 
     rule_id: str
     kind: str

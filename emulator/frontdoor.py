@@ -1,10 +1,10 @@
-"""The front door: what happens to every request before and after its handler.
+"""The front door: the steps around every request's handler.
 
-Order, as in ARM: injected faults (before anything, as a front-end failure
-would), token endpoint, routing, api-version, authentication, throttling,
-authorization, then the handler under the state lock. Every error becomes
-an ARM error body here, and every request except the test controls is
-written to the request log.
+The steps run in ARM's order. Injected faults come first, as a front-end
+failure would. Then the token endpoint, routing, api-version,
+authentication, throttling and authorization run, and the handler runs
+under the state lock. Every error becomes an ARM error body here, and
+every request except the test controls goes to the request log.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class FrontDoor:
             logger.exception("unhandled error in %s %s", request.method, request.path)
             response = error_response(
                 errors.InternalServerError(
-                    "The emulator failed with an unexpected error; see its log."
+                    "The emulator failed with an unexpected error. See its log for details."
                 )
             )
         for name, value in rate_headers.items():
@@ -233,5 +233,5 @@ class FrontDoor:
 
 
 def error_response(error: errors.ArmError) -> Response:
-    """Render an ArmError; the one place where error bodies are built."""
+    """Render an ArmError as a response, the one place where error bodies are built."""
     return Response(error.status, error.to_body(), dict(error.headers))

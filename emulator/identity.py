@@ -1,10 +1,10 @@
 """Managed identity tokens and bearer-token checks.
 
-The token endpoint speaks the App Service managed identity protocol that
-``ManagedIdentityCredential`` uses when ``IDENTITY_ENDPOINT`` and
-``IDENTITY_HEADER`` are set: GET with ``resource`` and
-``api-version=2019-08-01``, the secret in the ``X-IDENTITY-HEADER`` header,
-and an optional ``client_id``, ``object_id`` or ``mi_res_id`` that selects a
+The token endpoint implements the App Service managed identity protocol,
+which ``ManagedIdentityCredential`` uses when ``IDENTITY_ENDPOINT`` and
+``IDENTITY_HEADER`` are set. A client sends GET with ``resource`` and
+``api-version=2019-08-01`` and the secret in the ``X-IDENTITY-HEADER``
+header. An optional ``client_id``, ``object_id`` or ``mi_res_id`` selects a
 user-assigned identity. Tokens are JWTs signed with HMAC-SHA256 by a key
 kept in the state directory, so they stay valid across a restart.
 """

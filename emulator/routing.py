@@ -2,7 +2,7 @@
 
 Literal segments match case-insensitively, as ARM does, and each
 ``{name}`` matches one percent-decoded path segment. A path that matches
-no template is an error; there is no catch-all route.
+no template is an error, because there is no catch-all route.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ _PARAMETER = re.compile(r"^\{([a-z_]+)\}$")
 class Route:
     """One method and path template, the handler and the RBAC action it needs.
 
-    ``action`` None means the route needs authentication but no role (the
-    status of an operation that the caller started, for example); ``scopes``
+    ``action`` None means that the route needs authentication but no role,
+    as for the status of an operation that the caller started. ``scopes``
     returns the resource ids at which a role assignment grants the action.
     """
 

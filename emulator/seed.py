@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_SUBSCRIPTION_ID = "6d2c4f3a-1b7e-4c9a-9f5d-2a8e7b3c1d40"
-DEFAULT_TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+DEFAULT_TENANT_ID = "4b1d2c3e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 DEFAULT_RESOURCE_GROUP = "rg-imagefactory"
 DEFAULT_LOCATION = "westeurope"
 DEFAULT_FACTORY_LAB = "dtl-image-factory"
@@ -35,7 +35,7 @@ class _Strict(BaseModel):
 
 
 class StorageSeed(_Strict):
-    """Where a lab keeps its blobs: containers named from this prefix."""
+    """Storage settings of a lab: the prefix of its container names."""
 
     container_prefix: str | None = Field(
         default=None,

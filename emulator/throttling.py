@@ -1,9 +1,9 @@
 """ARM request throttling: token buckets per subscription.
 
 Each subscription has one bucket per request category, with the sizes and
-refill rates of ARM's regional throttling (reads 250 with 25 per second,
-writes 200 with 10 per second, deletes 200 with 10 per second; see
-learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling).
+refill rates of ARM's regional throttling: reads 250 with 25 per second,
+writes 200 with 10 per second, deletes 200 with 10 per second. Source:
+learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling.
 Buckets refill in emulated seconds, so a faster clock refills them faster.
 
 NOTE: ARM also keeps buckets per principal and a global subscription

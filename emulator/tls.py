@@ -1,7 +1,7 @@
 """The emulator's certificate authority and HTTPS server certificate.
 
 The CA is created once per state directory and kept there, so clients can
-keep trusting the same ca.pem across restarts; the server certificate is
+keep trusting the same ca.pem across restarts. The server certificate is
 issued from it at every start.
 """
 

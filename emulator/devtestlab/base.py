@@ -1,4 +1,4 @@
-"""What the DevTest Labs backend mixins share: lab lookup and operation records."""
+"""Lab lookup and operation records, shared by the DevTest Labs backend mixins."""
 
 from __future__ import annotations
 

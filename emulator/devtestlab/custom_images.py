@@ -3,8 +3,8 @@
 A custom image is created from a VHD in the lab's upload container. The
 emulator copies the VHD's bytes at once into the lab's internal image
 container (the "managed image"), so the uploaded VHD may be deleted
-afterwards; the image becomes Succeeded after a scaled duration, or
-Failed when the VHD is not a fixed VHD or a fault says so.
+afterwards. The image becomes Succeeded after a scaled duration, or Failed
+when the VHD is not a fixed VHD or a fault rule fails it.
 
 Not emulated: custom images from a lab VM (``properties.vm``), from a
 managed image or snapshot, data disk images, plans, and updates beyond
@@ -110,7 +110,7 @@ class CustomImagesMixin(BackendBase):
         return image, True
 
     def delete_custom_image(self, lab: Lab, name: str) -> Operation | None:
-        """Start deleting a custom image; return None when there is none (204)."""
+        """Start deleting a custom image and return the operation, or None when there is none."""
         image = self.ctx.state.images.get(image_key(lab, name))
         if image is None:
             return None

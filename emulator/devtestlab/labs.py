@@ -19,8 +19,8 @@ from emulator.devtestlab.models import Lab
 
 logger = logging.getLogger(__name__)
 
-# DevTest Labs hands out upload SAS URLs valid for about a day; the emulator
-# keeps them shorter, so that a stale URL shows up in tests.
+# DevTest Labs hands out upload SAS URLs valid for about a day. The emulator
+# keeps them shorter, so that a test notices a URL that is used too late.
 UPLOAD_SAS_LIFETIME = timedelta(hours=1)
 _BLOB_NAME = re.compile(r"^[^\\?#]{1,1024}$")
 

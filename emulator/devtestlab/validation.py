@@ -1,7 +1,7 @@
 """Request checks that DevTest Labs makes before it accepts a VM or custom image.
 
-The name rules are those of Azure compute: a Windows computer name has at
-most 15 characters, a Linux host name at most 64; both allow letters,
+The name rules are those of Azure compute. A Windows computer name has at
+most 15 characters and a Linux host name at most 64. Both allow letters,
 digits and hyphens, must not be all digits and must not start or end with
 a hyphen.
 """
@@ -23,8 +23,8 @@ MAX_NAME_LENGTH = {"windows": 15, "linux": 64}
 OS_TYPES = ("Windows", "Linux")
 
 # Sizes that DevTest Labs offers in most regions. NOTE: Azure checks sizes
-# against the region's SKU list, which changes over time; this list is a
-# fixed subset.
+# against the region's SKU list, which changes over time, so this fixed
+# subset may reject a size that Azure accepts.
 KNOWN_SIZES = frozenset(
     size.lower()
     for size in (
@@ -151,7 +151,7 @@ def check_os_type(os_type: Any, field_name: str) -> str:
         if isinstance(os_type, str) and os_type.lower() == allowed.lower():
             return allowed
     raise errors.InvalidParameter(
-        f"The OS type '{os_type}' is invalid; use Windows or Linux.", target=field_name
+        f"The OS type '{os_type}' is invalid. Use Windows or Linux.", target=field_name
     )
 
 

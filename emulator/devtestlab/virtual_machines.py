@@ -1,10 +1,10 @@
 """Lab VM operations: VirtualMachines_CreateOrUpdate, _Get, _List, _Delete.
 
 A new VM is created over a scaled duration and then gets its artifacts in
-order, each over its own duration; ``vm_lifecycle`` moves it along. The
-VM stays in provisioning state Creating until the last artifact ends, then
-becomes Succeeded, or Failed when an artifact fails (the later artifacts
-are then Skipped).
+order, each over its own duration, as ``vm_lifecycle`` moves it along. The
+VM stays in provisioning state Creating until the last artifact ends. It
+then becomes Succeeded, or Failed when an artifact failed, and the
+artifacts after the failed one become Skipped.
 
 Not emulated: updating a VM beyond its tags and notes, data disks,
 schedules, claim and unclaim, start, stop, resize, redeploy, applying
@@ -103,7 +103,7 @@ class VirtualMachinesMixin(BackendBase):
         return vm, True
 
     def delete_vm(self, lab: Lab, name: str) -> Operation | None:
-        """Start deleting a VM; return None when there is no such VM (204)."""
+        """Start deleting a VM and return the operation, or None when there is no such VM."""
         vm = self.ctx.state.vms.get(vm_key(lab, name))
         if vm is None:
             return None
@@ -178,8 +178,8 @@ class VirtualMachinesMixin(BackendBase):
             )
         if image.provisioning_state != "Succeeded":
             raise errors.InvalidParameter(
-                f"The custom image '{image.name}' is in state '{image.provisioning_state}'; "
-                "a VM needs an image in state Succeeded.",
+                f"The custom image '{image.name}' is in state '{image.provisioning_state}'. "
+                "A VM needs an image in state Succeeded.",
                 target="properties.customImageId",
             )
         parent = decode_record(

@@ -1,10 +1,10 @@
 """Move lab VMs along their timeline: provisioning, artifacts, deletion.
 
-Each step happens at its scheduled emulated time, whenever the emulator
-next looks (a request or the background ticker), so timestamps do not
-depend on when that is. The steps write the OS disk's page blob: when the
-compute VM is created, and after each artifact that succeeds, the record
-at the start of the disk is rewritten.
+Each step takes effect at its scheduled emulated time. The emulator applies
+due steps on each request and on a background tick, and stamps each step
+with its scheduled time, so timestamps do not depend on when it looks. The
+steps write the OS disk's page blob when the compute VM is created, and
+rewrite the record at the start of the disk after each artifact succeeds.
 """
 
 from __future__ import annotations

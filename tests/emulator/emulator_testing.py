@@ -159,7 +159,7 @@ class Controls:
 
 
 def loopback_session(ca_bundle: str) -> requests.Session:
-    """Return a session that trusts the emulator's CA whatever the environment says.
+    """Return a session that trusts the emulator's CA, whatever the environment sets.
 
     requests lets REQUESTS_CA_BUNDLE and proxy variables override a session's
     own settings, so the session ignores the environment.

@@ -1,12 +1,12 @@
 """Emulated responses against the REST API specification examples.
 
-Each emulated response must contain every key of its example (recursively;
-for lists, the keys of the first item), except the keys listed with a
-reason in ``NOT_RENDERED``. Each DevTest Labs response may only contain keys
-that the SDK model of that response knows, so the emulator invents no field.
-The examples are the files of Azure/azure-rest-api-specs for
-Microsoft.DevTestLab 2018-09-15 and Microsoft.Compute DiskRP, kept in
-spec_examples/.
+Each emulated response must contain every key of its example, recursively
+and, for lists, in the first item. The keys listed with a reason in
+``NOT_RENDERED`` are the exceptions. Each DevTest Labs response may only
+contain keys that the SDK model of that response defines, so the emulator
+invents no field. The examples are files of Azure/azure-rest-api-specs for
+Microsoft.DevTestLab 2018-09-15 and Microsoft.Compute DiskRP 2025-01-02,
+kept in spec_examples/.
 """
 
 from __future__ import annotations

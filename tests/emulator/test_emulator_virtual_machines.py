@@ -376,7 +376,7 @@ def test_vm_artifact_of_other_lab_is_rejected(
     assert _error_code(raised.value) == "ArtifactNotFound"
 
 
-def test_vm_in_missing_lab_without_group_role_is_forbidden(
+def test_vm_in_missing_lab_is_forbidden(
     dtl: DevTestLabsClient,
 ) -> None:
     # ARM checks roles before the provider looks for the lab, and the default
@@ -388,7 +388,7 @@ def test_vm_in_missing_lab_without_group_role_is_forbidden(
     assert _error_code(raised.value) == "AuthorizationFailed"
 
 
-def test_vm_in_missing_lab_is_not_found(
+def test_vm_in_missing_lab_with_group_role(
     dtl: DevTestLabsClient, sdk_env: RunningEmulator, controls: Controls
 ) -> None:
     group = f"/subscriptions/{sdk_env.subscription_id}/resourceGroups/{RESOURCE_GROUP}"
