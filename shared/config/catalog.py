@@ -13,6 +13,10 @@ logger = logging.getLogger(__name__)
 
 PARAMETER_TYPES = ("string", "securestring", "int", "bool", "array", "object")
 
+# The artifact definitions of the DevTest Labs public repository, shipped
+# with the package for validation without access to a lab.
+BUNDLED_ARTIFACTS_DIR = Path(__file__).resolve().parent / "public_artifacts"
+
 
 class ArtifactCatalogError(ValueError):
     """An artifact definition that cannot be read."""
@@ -78,6 +82,15 @@ class ArtifactCatalog:
                 definitions[folder.name] = _read_json(definition_file)
         logger.debug("read %d artifact definitions from %s", len(definitions), root)
         return cls(definitions)
+
+    @classmethod
+    def bundled(cls) -> ArtifactCatalog:
+        """Read the copy of the DevTest Labs public artifact repository in this package.
+
+        A lab offers the same artifacts unless its public repository moved on
+        since the copy was taken (see public_artifacts/README.md).
+        """
+        return cls.from_directory(BUNDLED_ARTIFACTS_DIR)
 
     def get(self, name: str) -> ArtifactSpec | None:
         return self._specs.get(name)

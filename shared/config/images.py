@@ -17,11 +17,17 @@ from shared.config.fields import (
     read_mapping,
     read_string,
 )
-from shared.config.model import FactoryDefaults, GalleryImage, ImageDefinition, OsType
+from shared.config.model import (
+    FactoryDefaults,
+    GalleryImage,
+    ImageDefinition,
+    OsType,
+    ParentImage,
+)
 from shared.config.overrides import OVERRIDE_FIELDS, apply_overrides, read_overrides
 
 IMAGE_FIELDS = ("description", "os_type", "base", "artifacts", *OVERRIDE_FIELDS)
-BASE_KINDS = ("gallery",)
+BASE_KINDS = ("gallery", "image")
 GALLERY_FIELDS = ("publisher", "offer", "sku", "version")
 
 # Image names: "/"-separated segments of lowercase letters, digits, "-" and
@@ -57,8 +63,14 @@ def read_image(
     root: yaml.Node | None,
     defaults: FactoryDefaults,
     catalog: ArtifactCatalog | None,
+    parent_nodes: dict[str, yaml.Node] | None = None,
 ) -> ImageDefinition | None:
-    """Validate an image file's node tree. Returns None when it has errors."""
+    """Validate an image file's node tree. Returns None when it has errors.
+
+    For an image built on another image, stores the node of `base.image` in
+    `parent_nodes` under the image's name, so that the checks across images
+    can point at it.
+    """
     if root is None:
         ctx.error(
             None,
@@ -75,13 +87,18 @@ def read_image(
     os_type = None
     if "os_type" in values:
         os_type = read_choice(ctx, values["os_type"], "os_type", limits.OS_TYPES)
-    base = _read_base(ctx, values["base"]) if "base" in values else None
+    base, parent_node = None, None
+    if "base" in values:
+        base, parent_node = _read_base(ctx, values["base"])
+    if parent_node is not None and parent_nodes is not None:
+        parent_nodes[name] = parent_node
     description: str | None = ""
     if "description" in values:
         description = read_string(
             ctx, values["description"], "description", allow_empty=True
         )
     settings = apply_overrides(defaults, read_overrides(ctx, values, ""))
+    _check_lifetime(ctx, values, settings)
     artifacts = []
     if "artifacts" in values:
         artifacts = read_artifacts(
@@ -102,17 +119,59 @@ def read_image(
         versions_to_keep=settings.versions_to_keep,
         build_timeout_minutes=settings.build_timeout_minutes,
         refresh_days=settings.refresh_days,
+        max_lifetime_days=settings.max_lifetime_days,
     )
 
 
-def _read_base(ctx: FileContext, node: yaml.Node) -> GalleryImage | None:
-    values = read_mapping(ctx, node, "base", BASE_KINDS, BASE_KINDS)
-    if values is None or "gallery" not in values:
-        return None
+def _read_base(
+    ctx: FileContext, node: yaml.Node
+) -> tuple[GalleryImage | ParentImage | None, yaml.Node | None]:
+    """Return the base image and, for a parent image, the node that names it."""
+    values = read_mapping(ctx, node, "base", BASE_KINDS)
+    if values is None:
+        return None, None
+    if not values:
+        # Unknown keys are reported already, with a suggestion.
+        if isinstance(node, yaml.MappingNode) and not node.value:
+            ctx.error(
+                node,
+                "base",
+                "base names no image. Set 'gallery:' to a Marketplace image or "
+                "'image:' to another image of this repository.",
+            )
+        return None, None
+    if len(values) > 1:
+        ctx.error(
+            values["image"],
+            "base.image",
+            "base sets both 'gallery' and 'image', but an image starts from one "
+            "base. Keep one of them.",
+        )
+        return None, None
+    if "image" in values:
+        return _read_parent(ctx, values["image"]), values["image"]
+    return _read_gallery(ctx, values["gallery"]), None
 
+
+def _read_parent(ctx: FileContext, node: yaml.Node) -> ParentImage | None:
+    name = read_string(ctx, node, "base.image")
+    if name is None:
+        return None
+    if not IMAGE_NAME_RE.fullmatch(name):
+        ctx.error(
+            node,
+            "base.image",
+            f"invalid image name '{name}'. Name another image of this repository by "
+            "its path below images/ without '.yaml', such as 'windows/base'.",
+        )
+        return None
+    return ParentImage(name)
+
+
+def _read_gallery(ctx: FileContext, node: yaml.Node) -> GalleryImage | None:
     field = "base.gallery"
     gallery = read_mapping(
-        ctx, values["gallery"], field, GALLERY_FIELDS, ("publisher", "offer", "sku")
+        ctx, node, field, GALLERY_FIELDS, ("publisher", "offer", "sku")
     )
     if gallery is None:
         return None
@@ -140,3 +199,21 @@ def _read_base(ctx: FileContext, node: yaml.Node) -> GalleryImage | None:
     if publisher is None or offer is None or sku is None or version is None:
         return None
     return GalleryImage(publisher, offer, sku, version)
+
+
+def _check_lifetime(
+    ctx: FileContext, values: dict[str, yaml.Node], settings: FactoryDefaults
+) -> None:
+    """Report a maximum lifetime that ends before the scheduled refresh replaces a version."""
+    lifetime = settings.max_lifetime_days
+    if lifetime is None or lifetime > settings.refresh_days:
+        return
+    field = "max_lifetime_days" if "max_lifetime_days" in values else "refresh_days"
+    ctx.error(
+        values.get(field),
+        field,
+        f"max_lifetime_days ({lifetime}) is not longer than refresh_days "
+        f"({settings.refresh_days}), so versions would expire before the scheduled "
+        "refresh replaces them and team labs would lose the image. Make "
+        "max_lifetime_days longer than refresh_days.",
+    )

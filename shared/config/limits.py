@@ -13,11 +13,13 @@ MAX_IMAGE_FILES = 500
 MAX_YAML_DEPTH = 32
 
 # DevTest Labs rejects custom image names longer than 80 characters. The
-# factory names a custom image "<slug>-<first 10 hex of the content hash>",
-# so the slug (image name with "/" replaced by "-") has 80 - 11 characters.
+# factory names a custom image "<slug>-<version>", where the slug is the
+# image name with "/" replaced by "-" and the version is the run's start
+# time with "." replaced by "-" ("20261204-153000", 15 characters), so the
+# slug has 80 - 16 characters.
 MAX_CUSTOM_IMAGE_NAME = 80
-CUSTOM_IMAGE_HASH_CHARS = 10
-MAX_IMAGE_NAME = MAX_CUSTOM_IMAGE_NAME - CUSTOM_IMAGE_HASH_CHARS - 1
+VERSION_LABEL_CHARS = 15
+MAX_IMAGE_NAME = MAX_CUSTOM_IMAGE_NAME - VERSION_LABEL_CHARS - 1
 
 MAX_LAB_NAME = 64
 
@@ -33,7 +35,15 @@ DEFAULT_STORAGE_TYPE = "Standard"
 DEFAULT_VERSIONS_TO_KEEP = 2
 DEFAULT_BUILD_TIMEOUT_MINUTES = 120
 DEFAULT_REFRESH_DAYS = 30
+# No maximum lifetime unless factory.yaml or the image sets one.
+DEFAULT_MAX_LIFETIME_DAYS: int | None = None
 
 VERSIONS_TO_KEEP_RANGE = (1, 50)
 BUILD_TIMEOUT_MINUTES_RANGE = (10, 1440)
 REFRESH_DAYS_RANGE = (1, 365)
+MAX_LIFETIME_DAYS_RANGE = (1, 3650)
+
+# A chain of images built on each other is at most this many images long,
+# counting the one built on a gallery image. A change to the first image of a
+# chain rebuilds every image after it, one after the other, in one run.
+MAX_LAYER_DEPTH = 5

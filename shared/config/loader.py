@@ -15,6 +15,7 @@ from shared.config.fields import FileContext
 from shared.config.images import image_name_problem, read_image
 from shared.config.issues import ConfigError, IssueCollector, did_you_mean
 from shared.config.labs_file import LabEntry, read_labs
+from shared.config.layering import check_layering
 from shared.config.model import FactoryConfig, FactoryDefaults, ImageDefinition
 from shared.config.patterns import pattern_matches
 from shared.config.repo_files import SelectedFiles, read_directory, select_files
@@ -119,6 +120,7 @@ def _load_images(
     """Return the valid images by name and the names of every image file found."""
     images: dict[str, ImageDefinition] = {}
     slugs: dict[str, str] = {}
+    parent_nodes: dict[str, yaml.Node] = {}
     for name, (path, data) in sorted(selected.images.items()):
         ctx = FileContext(path, issues)
         problem = image_name_problem(name)
@@ -129,9 +131,10 @@ def _load_images(
         parsed, root = _parse(issues, path, data)
         if not parsed:
             continue
-        image = read_image(ctx, name, root, factory.defaults, catalog)
+        image = read_image(ctx, name, root, factory.defaults, catalog, parent_nodes)
         if image is not None and problem is None:
             images[name] = image
+    check_layering(images, sorted(selected.images), parent_nodes, issues)
 
     if not selected.images:
         issues.warning(
@@ -211,7 +214,10 @@ def _check_subscriptions(
                 "distributed custom images share one lab. Use a separate team lab.",
             )
 
+    parents = {image.parent for image in images.values()}
     for name, image in images.items():
+        if name in parents:
+            continue  # other images are built on it
         if not any(entry.lab.matches(name) for entry in labs):
             issues.warning(
                 image.file,

@@ -24,6 +24,7 @@ OVERRIDE_FIELDS = (
     "versions_to_keep",
     "build_timeout_minutes",
     "refresh_days",
+    "max_lifetime_days",
 )
 
 VM_SIZE_RE = re.compile(r"(Standard|Basic)_[A-Za-z0-9_-]+")
@@ -33,6 +34,7 @@ _RANGES = {
     "versions_to_keep": limits.VERSIONS_TO_KEEP_RANGE,
     "build_timeout_minutes": limits.BUILD_TIMEOUT_MINUTES_RANGE,
     "refresh_days": limits.REFRESH_DAYS_RANGE,
+    "max_lifetime_days": limits.MAX_LIFETIME_DAYS_RANGE,
 }
 
 

@@ -12,7 +12,6 @@ from shared.config.catalog import ArtifactCatalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DIR = REPO_ROOT / "examples" / "config-repo"
-CATALOG_DIR = REPO_ROOT / "tests" / "fixtures" / "devtestlab-public-artifacts"
 BROKEN_DIR = Path(__file__).resolve().parent / "broken"
 
 SUBSCRIPTION = "6d2c4f3a-1b7e-4c9a-9f5d-2a8e7b3c1d40"
@@ -95,7 +94,7 @@ def example_files() -> dict[str, bytes]:
 
 
 def load_catalog() -> ArtifactCatalog:
-    return ArtifactCatalog.from_directory(CATALOG_DIR)
+    return ArtifactCatalog.bundled()
 
 
 def load_errors(

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from shared.config import ArtifactCatalog, ArtifactCatalogError, load_config_files
+from shared.config.catalog import BUNDLED_ARTIFACTS_DIR
 
 from .helpers import (
-    CATALOG_DIR,
     LINUX_IMAGE_YAML,
     find_issue,
     load_catalog,
@@ -27,8 +27,8 @@ def test_catalog_reads_public_repository() -> None:
     assert "LICENSE.txt" not in catalog
 
 
-def test_catalog_fixture_keeps_license() -> None:
-    assert (CATALOG_DIR / "LICENSE.txt").is_file()
+def test_catalog_bundled_keeps_license() -> None:
+    assert (BUNDLED_ARTIFACTS_DIR / "LICENSE.txt").is_file()
 
 
 def test_catalog_parameter_required_rule() -> None:

@@ -118,19 +118,11 @@ def test_hash_same_for_bool_and_quoted_string() -> None:
     assert image_hash(quoted) == image_hash(IMAGE)
 
 
-def test_custom_image_name_uses_slug_and_hash() -> None:
+def test_custom_image_name_uses_slug_and_version() -> None:
     config = load_config_files(minimal_files())
     image = config.images["linux/base"]
-    digest = image.content_hash()
 
-    assert image.custom_image_name(digest) == f"linux-base-{digest[:10]}"
-
-
-def test_custom_image_name_rejects_short_hash() -> None:
-    image = load_config_files(minimal_files()).images["linux/base"]
-
-    with pytest.raises(ValueError, match="shorter than 10"):
-        image.custom_image_name("abc")
+    assert image.custom_image_name("20261204.153000") == "linux-base-20261204-153000"
 
 
 def test_longest_image_name_fits_custom_image_limit() -> None:
@@ -145,4 +137,4 @@ def test_longest_image_name_fits_custom_image_limit() -> None:
     )
     image = config.images[name]
 
-    assert len(image.custom_image_name(image.content_hash())) == MAX_CUSTOM_IMAGE_NAME
+    assert len(image.custom_image_name("20261204.153000")) == MAX_CUSTOM_IMAGE_NAME
