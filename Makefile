@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-CHECKED_DIRS := shared functions emulator devhost function_app.py
+CHECKED_DIRS := shared functions emulator devhost scripts function_app.py
 
-.PHONY: setup lint format test demo bench clean
+.PHONY: setup lint format test demo bench up down clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -38,5 +38,13 @@ demo: setup
 bench: setup
 	$(PY) -m scripts.bench
 
-clean:
+# Start the local stack in .stack and leave it running; `make down` stops it.
+up: setup
+	$(PY) -m scripts.localstack up --state-dir .stack
+
+down:
+	test ! -x $(PY) || $(PY) -m scripts.localstack down --state-dir .stack
+
+clean: down
+	test ! -x $(PY) || $(PY) -m scripts.localstack down --state-dir .demo/stack
 	rm -rf .stack .demo .bench .pytest_cache .mypy_cache .ruff_cache
