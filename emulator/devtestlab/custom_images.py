@@ -80,7 +80,7 @@ class CustomImagesMixin(BackendBase):
         os_type = check_os_type(vhd_properties.get("osType"), "properties.vhd.osType")
         url = self._vhd_url(vhd_properties.get("imageName"))
         source = self._source_blob(lab, url)
-        valid = self._is_fixed_vhd(source)
+        problem = self._vhd_problem(source, url)
 
         unique_id = str(uuid.uuid4())
         blob_name = f"{name}-{unique_id[:8]}.vhd"
@@ -93,12 +93,10 @@ class CustomImagesMixin(BackendBase):
         }
 
         fault = self.ctx.faults.for_resource("custom_image_failure", name)
-        image.fails = fault is not None or not valid
+        image.fails = fault is not None or problem is not None
         if image.fails:
             text = fault.message if fault and fault.message else DEFAULT_FAILURE_TEXT
-            if not valid:
-                text = f"The blob '{url}' is not a fixed VHD."
-            image.failure = {"code": "CustomImageCreationFailed", "message": text}
+            image.failure = {"code": "CustomImageCreationFailed", "message": problem or text}
 
         stalled = self.ctx.faults.for_resource("stall", name) is not None
         now = self.ctx.clock.now()
@@ -198,18 +196,19 @@ class CustomImagesMixin(BackendBase):
             )
         return location
 
-    def _is_fixed_vhd(self, source: tuple[str, str]) -> bool:
+    def _vhd_problem(self, source: tuple[str, str], url: str) -> str | None:
+        """Return why the blob cannot become an image, or None for a fixed VHD page blob."""
         properties = self.ctx.blobs.properties(*source)
-        size = properties.size if properties is not None else 0
+        if properties is None or properties.blob_type != "PageBlob":
+            return f"The blob '{url}' is not a page blob. Azure creates images from page blobs only."
+        size = properties.size
         if size < 2 * vhd.SECTOR_BYTES or size % vhd.SECTOR_BYTES:
-            return False
+            return f"The blob '{url}' is not a fixed VHD: its size {size} is not a multiple of 512."
         try:
-            vhd.parse_footer(
-                self.ctx.blobs.read(*source, size - vhd.SECTOR_BYTES, vhd.SECTOR_BYTES)
-            )
-        except vhd.InvalidVhdError:
-            return False
-        return True
+            vhd.parse_footer(self.ctx.blobs.read(*source, size - vhd.SECTOR_BYTES, vhd.SECTOR_BYTES))
+        except vhd.InvalidVhdError as exc:
+            return f"The blob '{url}' is not a fixed VHD: {exc}."
+        return None
 
     def _new_image(
         self,

@@ -16,6 +16,8 @@ from emulator_testing import (
     wait_for_vm,
 )
 
+pytestmark = pytest.mark.integration
+
 DEFAULT_PRINCIPAL = "3c9e1f4a-8d2b-4e6f-a1c7-5b0d9e2f8a61"
 
 

@@ -23,6 +23,8 @@ from emulator_testing import (
 
 from emulator import vhd
 
+pytestmark = pytest.mark.integration
+
 
 def _vhd_image(url: str, os_type: str = "Windows") -> CustomImage:
     return CustomImage(
@@ -232,3 +234,20 @@ def test_content_of_unknown_blob_url_is_rejected(controls: Controls) -> None:
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "InvalidControlRequest"
+
+
+def test_custom_image_from_block_blob_fails(dtl: DevTestLabsClient) -> None:
+    upload_uri = dtl.labs.generate_upload_uri(
+        RESOURCE_GROUP, TEAM_LAB, blob_name="block.vhd"
+    ).upload_uri
+    BlobClient.from_blob_url(upload_uri).upload_blob(
+        _fixed_vhd("block"), overwrite=True
+    )
+    url = upload_uri.split("?", 1)[0]
+    dtl.custom_images.begin_create_or_update(
+        RESOURCE_GROUP, TEAM_LAB, "block", _vhd_image(url), polling=False
+    )
+
+    image = wait_for_image(dtl, TEAM_LAB, "block")
+
+    assert image.provisioning_state == "Failed"

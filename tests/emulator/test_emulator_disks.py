@@ -24,6 +24,8 @@ from emulator_testing import (
 
 from emulator import vhd
 
+pytestmark = pytest.mark.integration
+
 READ_ACCESS = GrantAccessData(access="Read", duration_in_seconds=300)
 
 

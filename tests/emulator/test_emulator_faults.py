@@ -16,6 +16,8 @@ from emulator_testing import (
     lab_vm,
 )
 
+pytestmark = pytest.mark.integration
+
 LAB_PATH = f"/providers/Microsoft.DevTestLab/labs/{FACTORY_LAB}"
 
 

@@ -22,6 +22,8 @@ from emulator_testing import (
 
 from scripts.localstack.processes import ServiceExitedError
 
+pytestmark = pytest.mark.integration
+
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 DEPLOYER_CLIENT_ID = "5f0e3a9b-2c4d-4e8f-9a1b-3c5d7e9f1a2b"
 SEED = textwrap.dedent(

@@ -38,6 +38,8 @@ from emulator_testing import (
 
 from emulator import vhd
 
+pytestmark = pytest.mark.integration
+
 API = "api-version=2018-09-15"
 # Example keys that the emulator does not render, and why.
 NOT_RENDERED: dict[str, dict[str, str]] = {

@@ -19,6 +19,8 @@ from emulator_testing import (
     loopback_session,
 )
 
+pytestmark = pytest.mark.integration
+
 SUBSCRIPTION = SUBSCRIPTION_ID
 LAB_PREFIX = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-imagefactory/providers/Microsoft.DevTestLab/labs"
 CONTRACT_KEYS = {

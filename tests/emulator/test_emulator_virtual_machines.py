@@ -25,6 +25,8 @@ from emulator_testing import (
     wait_until_gone,
 )
 
+pytestmark = pytest.mark.integration
+
 EXPAND = "properties($expand=artifacts,computeVm)"
 
 
