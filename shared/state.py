@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,9 +43,31 @@ TASKS_TABLE = "tasks"
 IMAGES_TABLE = "images"
 LAB_IMAGES_TABLE = "labimages"
 DELIVERIES_TABLE = "deliveries"
-ALL_TABLES = (RUNS_TABLE, TASKS_TABLE, IMAGES_TABLE, LAB_IMAGES_TABLE, DELIVERIES_TABLE)
+BUILD_LOCKS_TABLE = "buildlocks"
+ALL_TABLES = (
+    RUNS_TABLE,
+    TASKS_TABLE,
+    IMAGES_TABLE,
+    LAB_IMAGES_TABLE,
+    DELIVERIES_TABLE,
+    BUILD_LOCKS_TABLE,
+)
 
 RUN_HEADER_KEY = "run"
+
+
+@dataclass(frozen=True)
+class BuildLock:
+    """Which build of an image may run now; the holder's task owns the image."""
+
+    image: str
+    run_id: str
+    task_id: str
+    content_hash: str
+    run_created_at: datetime
+    etag: str | None = None
+
+
 TASK_KEY_PREFIX = "task|"
 # Azure rejects a transaction of more than 100 operations.
 MAX_TRANSACTION_OPERATIONS = 100
@@ -318,6 +341,47 @@ class StateStore:
 
     def list_lab_images(self) -> list[dict[str, Any]]:
         return [dict(e) for e in self.table(LAB_IMAGES_TABLE).list_entities()]
+
+    # Build locks: at most one build of an image at a time
+
+    def get_build_lock(self, image: str) -> BuildLock | None:
+        try:
+            entity = self.table(BUILD_LOCKS_TABLE).get_entity(escape_key(image), "lock")
+        except ResourceNotFoundError:
+            return None
+        return BuildLock(
+            image=image,
+            run_id=str(entity["run_id"]),
+            task_id=str(entity["task_id"]),
+            content_hash=str(entity["content_hash"]),
+            run_created_at=entity["run_created_at"],
+            etag=entity.metadata.get("etag"),
+        )
+
+    def take_build_lock(self, lock: BuildLock, previous: BuildLock | None) -> bool:
+        """Write ``lock``, if ``previous`` (None: no lock) is still what the table holds."""
+        entity = {
+            "PartitionKey": escape_key(lock.image),
+            "RowKey": "lock",
+            "run_id": lock.run_id,
+            "task_id": lock.task_id,
+            "content_hash": lock.content_hash,
+            "run_created_at": lock.run_created_at,
+        }
+        table = self.table(BUILD_LOCKS_TABLE)
+        try:
+            if previous is None:
+                table.create_entity(entity)
+            else:
+                table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=previous.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        except (ResourceExistsError, ResourceModifiedError):
+            return False
+        return True
 
     # Webhook deliveries
 

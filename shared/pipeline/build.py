@@ -29,8 +29,11 @@ from shared.lifecycle.retention import (
     TIMEOUT_TAG,
     VERSION_TAG,
 )
-from shared.models import RunStatus, Task, TaskStatus
-from shared.pipeline.tasks import check_later, finish, is_stale
+from shared.models import ImageVersion, Run, RunStatus, Task, TaskStatus
+from shared.pipeline.capture import send_copies
+from shared.pipeline.singleflight import Claim, claim_build, holds_lock
+from shared.pipeline.tasks import build_targets, check_later, finish, is_stale
+from shared.planner import copy_task_id
 from shared.queues import BUILD_QUEUE, CAPTURE_QUEUE, StageMessage
 
 logger = logging.getLogger(__name__)
@@ -66,7 +69,9 @@ def handle_build(factory: Factory, message: StageMessage) -> None:
     if RunStatus(run.status).stops_tasks:
         _stop(factory, task, TaskStatus.CANCELLED, f"the run is {run.status}")
         return
-    if task.phase in ("", "creating"):
+    if task.phase in ("", "following") and not _claim(factory, task, run):
+        return
+    if task.phase in ("", "following", "creating"):
         _create_vm(factory, task)
     elif task.phase == "provisioning":
         _check_vm(factory, task, message)
@@ -78,7 +83,7 @@ def handle_build(factory: Factory, message: StageMessage) -> None:
 def _create_vm(factory: Factory, task: Task) -> None:
     lab = parse_resource_id(task.lab_id)
     definition = json.loads(task.definition)
-    if task.phase == "":
+    if task.phase in ("", "following"):
         # Claim the build before touching Azure, so a second delivery waits.
         task.status = TaskStatus.RUNNING
         task.phase = "creating"
@@ -135,8 +140,54 @@ def _vm_spec(task: Task, definition: dict[str, Any]) -> BuildVmSpec:
     )
 
 
+def _claim(factory: Factory, task: Task, run: Run) -> bool:
+    """Take the image's build lock; False when this build does not go ahead now."""
+    result = claim_build(factory, task, run)
+    if result.claim == Claim.BUILD:
+        return True
+    if result.claim == Claim.REUSE and result.version is not None:
+        _reuse(factory, task, result.version)
+    elif result.claim == Claim.SUPERSEDED:
+        reason = (
+            f"superseded by run {result.holder_run}, which builds a newer definition"
+        )
+        finish(factory, task, TaskStatus.CANCELLED, reason)
+    else:
+        if task.phase != "following":
+            task.status = TaskStatus.RUNNING
+            task.phase = "following"
+            task.started_at = factory.now()
+            task.reason = (
+                f"waiting for run {result.holder_run}, which builds the same definition"
+            )
+            logger.info("run %s: %s", task.run_id, task.reason)
+        check_later(factory, task, BUILD_QUEUE)
+    return False
+
+
+def _reuse(factory: Factory, task: Task, version: ImageVersion) -> None:
+    """End the build with an existing version of the same definition; copy that one."""
+    for lab in build_targets(task):
+        copy = factory.store.get_task(task.run_id, copy_task_id(task.image, lab))
+        if copy.status == TaskStatus.PENDING:
+            copy.version = version.version
+            copy.custom_image_name = version.custom_image_name
+            factory.store.save_task(copy)
+    task.version = version.version
+    task.vhd_url = version.vhd_url
+    task.phase = "reused"
+    task.reason = f"reused version {version.version}, built by run {version.run_id}"
+    if finish(factory, task, TaskStatus.SUCCEEDED):
+        send_copies(factory, task)
+
+
 def _check_vm(factory: Factory, task: Task, message: StageMessage) -> None:
     lab = parse_resource_id(task.lab_id)
+    holds, holder = holds_lock(factory, task)
+    if not holds:
+        reason = f"superseded by run {holder}, which builds a newer definition"
+        _stop(factory, task, TaskStatus.CANCELLED, reason)
+        return
     state = factory.labs.get_build_vm(lab, task.vm_name)
     if state is None:
         _stop(

@@ -37,7 +37,7 @@ def image_store_blob(task: Task) -> str:
 def handle_capture(factory: Factory, message: StageMessage) -> None:
     task = factory.store.get_task(message.run_id, message.task_id)
     if task.status == TaskStatus.SUCCEEDED:
-        _send_copies(factory, task)  # a repeat after a crash that followed finishing
+        send_copies(factory, task)  # a repeat after a crash that followed finishing
         return
     if TaskStatus(task.status).is_final or is_stale(task, message):
         return
@@ -118,10 +118,10 @@ def _complete(factory: Factory, task: Task) -> None:
     factory.labs.revoke_disk_access(task.os_disk_id)
     factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
     if finish(factory, task, TaskStatus.SUCCEEDED):
-        _send_copies(factory, task)
+        send_copies(factory, task)
 
 
-def _send_copies(factory: Factory, build: Task) -> None:
+def send_copies(factory: Factory, build: Task) -> None:
     for lab in build_targets(build):
         copy = factory.store.get_task(build.run_id, copy_task_id(build.image, lab))
         if copy.status == TaskStatus.PENDING:

@@ -49,6 +49,14 @@ def handle_distribute(factory: Factory, message: StageMessage) -> None:
         _cancel(factory, task)
         return
     lab = parse_resource_id(task.lab_id)
+    if task.phase == "" and factory.store.lab_holds(
+        task.lab_id, task.image, task.version
+    ):
+        # Another run of the same definition placed this version here already.
+        task.phase = "already_in_lab"
+        task.reason = f"lab {lab.name} holds version {task.version} already"
+        finish(factory, task, TaskStatus.SUCCEEDED)
+        return
     if task.phase == "":
         task.status = TaskStatus.RUNNING
         task.started_at = factory.now()

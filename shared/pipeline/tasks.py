@@ -10,7 +10,7 @@ from azure.core.exceptions import ResourceModifiedError
 from shared.context import Factory
 from shared.errors import RunNotFoundError
 from shared.models import Run, RunStatus, Task, TaskKind, TaskStatus
-from shared.planner import copy_task_id
+from shared.planner import FACTORY_LAB, copy_task_id
 from shared.queues import (
     BUILD_QUEUE,
     CAPTURE_QUEUE,
@@ -50,7 +50,35 @@ def finish(factory: Factory, task: Task, status: TaskStatus, error: str = "") ->
         )
     if run is not None and run.finished >= run.total:
         factory.queues.send(FINALIZE_QUEUE, StageMessage(run_id=task.run_id))
+    for finished in batch:
+        if finished.kind == TaskKind.COPY and finished.lab == FACTORY_LAB:
+            settle_layered_builds(factory, finished)
     return True
+
+
+def settle_layered_builds(factory: Factory, factory_copy: Task) -> None:
+    """Start or skip the builds waiting for a parent version's copy into the factory lab.
+
+    A succeeded copy sends each waiting build its first message. Any other
+    end skips them, and through ``finish`` their copies and the builds
+    layered on them in turn.
+    """
+    waiting = [
+        task
+        for task in factory.store.list_tasks(factory_copy.run_id)
+        if task.kind == TaskKind.BUILD
+        and task.depends_on == factory_copy.task_id
+        and task.status == TaskStatus.PENDING
+    ]
+    for build in waiting:
+        if factory_copy.status == TaskStatus.SUCCEEDED:
+            factory.queues.send(BUILD_QUEUE, StageMessage.for_task(build))
+            continue
+        reason = (
+            f"not built: version {factory_copy.version} of {factory_copy.image}, "
+            f"its base image, did not reach the factory lab ({factory_copy.error})"
+        )
+        finish(factory, build, TaskStatus.SKIPPED, reason)
 
 
 def _waiting_copies(factory: Factory, build: Task, error: str) -> list[Task]:
@@ -118,6 +146,8 @@ def resume_run(factory: Factory, run: Run) -> int:
         if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
             continue
         message = StageMessage.for_task(task)
+        if task.kind == TaskKind.BUILD and task.depends_on not in ("", *built):
+            continue  # a layered build waits for its base image's factory copy
         if task.kind == TaskKind.BUILD:
             queue = (
                 CAPTURE_QUEUE
@@ -132,11 +162,35 @@ def resume_run(factory: Factory, run: Run) -> int:
         elif not task.depends_on or task.depends_on in built:
             factory.queues.send(DISTRIBUTE_QUEUE, message)
             sent += 1
+    _settle_ended_factory_copies(factory, tasks)
     if run.status == RunStatus.RUNNING and all(
         TaskStatus(t.status).is_final for t in tasks
     ):
         factory.queues.send(FINALIZE_QUEUE, StageMessage(run_id=run.run_id))
     return sent
+
+
+def _settle_ended_factory_copies(factory: Factory, tasks: list[Task]) -> None:
+    """Skip layered builds still waiting for a factory copy that ended without success.
+
+    ``finish`` skips them when the copy ends; this repairs a crash in between.
+    """
+    ended = {
+        t.task_id
+        for t in tasks
+        if t.kind == TaskKind.COPY
+        and t.lab == FACTORY_LAB
+        and TaskStatus(t.status).is_final
+        and t.status != TaskStatus.SUCCEEDED
+    }
+    waited_for = {
+        t.depends_on
+        for t in tasks
+        if t.status == TaskStatus.PENDING and t.depends_on in ended
+    }
+    for task_id in sorted(waited_for):
+        copy = next(t for t in tasks if t.task_id == task_id)
+        settle_layered_builds(factory, copy)
 
 
 def fail_run(factory: Factory, run_id: str, error: str) -> None:
