@@ -69,6 +69,8 @@ def handle_build(factory: Factory, message: StageMessage) -> None:
     if RunStatus(run.status).stops_tasks:
         _stop(factory, task, TaskStatus.CANCELLED, f"the run is {run.status}")
         return
+    if task.phase == "" and not _base_image_ready(factory, task):
+        return
     if task.phase in ("", "following") and not _claim(factory, task, run):
         return
     if task.phase in ("", "following", "creating"):
@@ -101,7 +103,7 @@ def _create_vm(factory: Factory, task: Task) -> None:
             return
 
     if factory.labs.get_build_vm(lab, task.vm_name) is None:
-        spec = _vm_spec(task, definition)
+        spec = _vm_spec(task, definition, _base_custom_image_id(factory, task))
         location = factory.labs.get_location(lab)
         task.vm_id = factory.labs.create_build_vm(lab, location, spec)
         logger.info(
@@ -115,7 +117,41 @@ def _create_vm(factory: Factory, task: Task) -> None:
     check_later(factory, task, BUILD_QUEUE)
 
 
-def _vm_spec(task: Task, definition: dict[str, Any]) -> BuildVmSpec:
+def _base_image_ready(factory: Factory, task: Task) -> bool:
+    """Whether a layered build's base image is in the factory lab; log why not."""
+    if not task.depends_on:
+        return True
+    copy = factory.store.get_task(task.run_id, task.depends_on)
+    if copy.status == TaskStatus.SUCCEEDED:
+        return True
+    logger.info(
+        "run %s: build of %s waits for %s (%s)",
+        task.run_id,
+        task.image,
+        copy.task_id,
+        copy.status,
+    )
+    return False
+
+
+def _base_custom_image_id(factory: Factory, task: Task) -> str | None:
+    """Return the factory lab custom image a layered build starts from, or None.
+
+    The copy into the factory lab names the custom image it made. Without
+    that copy, the factory lab held the parent version when the run was planned.
+    """
+    base = json.loads(task.definition).get("base_image")
+    if not base:
+        return None
+    name = str(base["custom_image_name"])
+    if task.depends_on:
+        name = factory.store.get_task(task.run_id, task.depends_on).custom_image_name
+    return f"{task.lab_id}/customimages/{name}"
+
+
+def _vm_spec(
+    task: Task, definition: dict[str, Any], custom_image_id: str | None = None
+) -> BuildVmSpec:
     os_type = task.os_type
     artifacts = [(str(name), dict(params)) for name, params in definition["artifacts"]]
     artifacts.append((GENERALIZE_ARTIFACTS[os_type], {}))
@@ -124,8 +160,8 @@ def _vm_spec(task: Task, definition: dict[str, Any]) -> BuildVmSpec:
         os_type=os_type,
         size=definition["size"],
         storage_type=definition.get("storage_type") or "Standard",
-        gallery=definition.get("gallery"),
-        custom_image_id=None,
+        gallery=None if custom_image_id else definition.get("gallery"),
+        custom_image_id=custom_image_id,
         artifacts=artifacts,
         user_name=BUILD_USER,
         password=generate_password(),
