@@ -226,7 +226,7 @@ class CustomImagesMixin(BackendBase):
             name=name,
             location=lab.location,
             description=properties.get("description"),
-            author=principal.name,
+            author=str(properties.get("author") or principal.name),
             tags={str(key): str(value) for key, value in (tags or {}).items()},
             vhd={},
             created=self.ctx.wall_iso(self.ctx.clock.now()),

@@ -170,6 +170,17 @@ def test_spec_labs_list(arm: requests.Session, urls: dict[str, str]) -> None:
     assert unknown_keys(body["value"], _model_tree(dtl_models.Lab)) == []
 
 
+def test_spec_labs_list_by_subscription(
+    arm: requests.Session, urls: dict[str, str], sdk_env: RunningEmulator
+) -> None:
+    url = f"{sdk_env.arm_endpoint}/subscriptions/{sdk_env.subscription_id}/providers/Microsoft.DevTestLab/labs"
+
+    body = arm.get(f"{url}?{API}", timeout=30).json()
+
+    _check("Labs_ListBySubscription", "200", body, "Labs", None)
+    assert len(body["value"]) == 4
+
+
 def test_spec_labs_generate_upload_uri(
     arm: requests.Session, urls: dict[str, str]
 ) -> None:
