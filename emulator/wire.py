@@ -76,7 +76,3 @@ class Response:
         if isinstance(self.body, bytes):
             return self.body
         return json.dumps(self.body).encode("utf-8")
-
-
-def json_response(status: int, body: Any, **headers: str) -> Response:
-    return Response(status, body, dict(headers))

@@ -96,7 +96,10 @@ class CustomImagesMixin(BackendBase):
         image.fails = fault is not None or problem is not None
         if image.fails:
             text = fault.message if fault and fault.message else DEFAULT_FAILURE_TEXT
-            image.failure = {"code": "CustomImageCreationFailed", "message": problem or text}
+            image.failure = {
+                "code": "CustomImageCreationFailed",
+                "message": problem or text,
+            }
 
         stalled = self.ctx.faults.for_resource("stall", name) is not None
         now = self.ctx.clock.now()
@@ -205,7 +208,9 @@ class CustomImagesMixin(BackendBase):
         if size < 2 * vhd.SECTOR_BYTES or size % vhd.SECTOR_BYTES:
             return f"The blob '{url}' is not a fixed VHD: its size {size} is not a multiple of 512."
         try:
-            vhd.parse_footer(self.ctx.blobs.read(*source, size - vhd.SECTOR_BYTES, vhd.SECTOR_BYTES))
+            vhd.parse_footer(
+                self.ctx.blobs.read(*source, size - vhd.SECTOR_BYTES, vhd.SECTOR_BYTES)
+            )
         except vhd.InvalidVhdError as exc:
             return f"The blob '{url}' is not a fixed VHD: {exc}."
         return None
