@@ -27,6 +27,9 @@ def stale_images(factory: Factory) -> tuple[str, list[str]]:
     now = factory.now()
     due = []
     for name, image in sorted(config.images.items()):
+        if factory.store.get_image_health(name).disabled_hash:
+            logger.info("scheduled refresh skips %s: it is disabled", name)
+            continue
         versions = [
             v for v in factory.store.list_versions(name) if v.state == "available"
         ]

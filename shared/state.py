@@ -32,7 +32,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.errors import RunNotFoundError, TransientError
-from shared.keys import escape_key
+from shared.keys import escape_key, unescape_key
 from shared.models import ImageVersion, Run, Task, from_entity, to_entity
 from shared.storage import StorageClients
 
@@ -44,7 +44,9 @@ IMAGES_TABLE = "images"
 LAB_IMAGES_TABLE = "labimages"
 DELIVERIES_TABLE = "deliveries"
 BUILD_LOCKS_TABLE = "buildlocks"
+IMAGE_HEALTH_TABLE = "imagehealth"
 ALL_TABLES = (
+    IMAGE_HEALTH_TABLE,
     RUNS_TABLE,
     TASKS_TABLE,
     IMAGES_TABLE,
@@ -54,6 +56,18 @@ ALL_TABLES = (
 )
 
 RUN_HEADER_KEY = "run"
+
+
+@dataclass(frozen=True)
+class ImageHealth:
+    """Consecutive failed builds of an image's current definition."""
+
+    image: str
+    failures: int = 0
+    content_hash: str = ""
+    # The content hash the image was disabled at; empty while it is enabled.
+    disabled_hash: str = ""
+    last_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -382,6 +396,35 @@ class StateStore:
         except (ResourceExistsError, ResourceModifiedError):
             return False
         return True
+
+    # Image health: consecutive failed builds, and whether the image is disabled
+
+    def get_image_health(self, image: str) -> ImageHealth:
+        try:
+            entity = self.table(IMAGE_HEALTH_TABLE).get_entity(
+                escape_key(image), "health"
+            )
+        except ResourceNotFoundError:
+            return ImageHealth(image)
+        return ImageHealth(
+            image=image,
+            failures=int(entity.get("failures", 0)),
+            content_hash=str(entity.get("content_hash", "")),
+            disabled_hash=str(entity.get("disabled_hash", "")),
+            last_error=str(entity.get("last_error", "")),
+        )
+
+    def update_image_health(self, image: str, **fields: Any) -> None:
+        entity = {"PartitionKey": escape_key(image), "RowKey": "health", **fields}
+        self.table(IMAGE_HEALTH_TABLE).upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    def list_image_health(self) -> list[ImageHealth]:
+        return [
+            self.get_image_health(unescape_key(str(e["PartitionKey"])))
+            for e in self.table(IMAGE_HEALTH_TABLE).list_entities(
+                select=["PartitionKey"]
+            )
+        ]
 
     # Webhook deliveries
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from azure.core.exceptions import ResourceModifiedError
 
+from shared import telemetry
 from shared.config import parse_resource_id
 from shared.context import Factory
 from shared.errors import FactoryError, RunNotFoundError
@@ -59,7 +60,10 @@ def process_stage_message(
         logger.error("dropped an invalid message on %s: %s", queue, exc)
         return
     stage = queue.removeprefix("factory-")
-    with log_context(run_id=message.run_id, task_id=message.task_id, stage=stage):
+    with (
+        log_context(run_id=message.run_id, task_id=message.task_id, stage=stage),
+        telemetry.stage_invocation(factory, stage, message, dequeue_count),
+    ):
         _dispatch(factory, queue, message, dequeue_count)
 
 

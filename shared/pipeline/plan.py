@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
 from shared.config import (
     ArtifactCatalog,
     ConfigError,
+    FactoryConfig,
     load_config_files,
     parse_resource_id,
 )
 from shared.context import Factory
 from shared.gitsource import ConfigSourceError
-from shared.models import Run, RunStatus
+from shared.lifecycle.health import disabled_images, enable
+from shared.models import Run, RunStatus, Trigger
 from shared.pipeline.runconfig import fetch_run_config
 from shared.pipeline.tasks import fail_run, resume_run
-from shared.planner import plan_run
+from shared.planner import plan_images, plan_run, select
 from shared.queues import FINALIZE_QUEUE, StageMessage
 
 logger = logging.getLogger(__name__)
@@ -41,14 +44,20 @@ def handle_plan(factory: Factory, message: StageMessage) -> None:
         factory_lab = parse_resource_id(draft.factory_lab_id)
         catalog = ArtifactCatalog(factory.labs.list_artifacts(factory_lab))
         config = load_config_files(snapshot.files, catalog)
-    except (ConfigError, ConfigSourceError) as exc:
-        fail_run(factory, run.run_id, f"invalid configuration: {exc}")
+    except ConfigError as exc:
+        fail_run(factory, run.run_id, str(exc))
+        return
+    except ConfigSourceError as exc:
+        fail_run(factory, run.run_id, f"could not read the configuration: {exc}")
         return
 
+    planning = None if run.retire_only else _without_disabled(factory, config, run)
     tasks = (
         []
-        if run.retire_only
-        else plan_run(config, run, factory.store.find_version, factory.store.lab_holds)
+        if planning is None
+        else plan_run(
+            config, planning, factory.store.find_version, factory.store.lab_holds
+        )
     )
     factory.store.put_tasks(run.run_id, tasks)
 
@@ -83,3 +92,30 @@ def _mark_planning(factory: Factory) -> Callable[[Run], bool]:
         return True
 
     return change
+
+
+def _without_disabled(factory: Factory, config: FactoryConfig, run: Run) -> Run | None:
+    """Return the run as planning sees it: disabled images left out.
+
+    A manual run enables the images it names instead. None when every image
+    the run would build is disabled and it has nothing else to do.
+    """
+    names = select(sorted(config.images), run.requested_images)
+    if run.trigger == Trigger.MANUAL:
+        enable(factory, names)
+        return run
+    planned = plan_images(config, run, factory.store.find_version)
+    builds = {name: p.content_hash for name, p in planned.items() if p.build}
+    disabled = disabled_images(factory, builds)
+    if not disabled:
+        return run
+    logger.warning(
+        "run %s skips disabled images %s; a manual run or a definition change "
+        "enables them again",
+        run.run_id,
+        ", ".join(sorted(disabled)),
+    )
+    remaining = [name for name in names if name not in disabled]
+    if not remaining:
+        return None
+    return dataclasses.replace(run, requested_images=remaining)

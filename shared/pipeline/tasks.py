@@ -9,6 +9,7 @@ from azure.core.exceptions import ResourceModifiedError
 
 from shared.context import Factory
 from shared.errors import RunNotFoundError
+from shared.lifecycle.health import record_build_result
 from shared.models import Run, RunStatus, Task, TaskKind, TaskStatus
 from shared.planner import FACTORY_LAB, copy_task_id
 from shared.queues import (
@@ -42,6 +43,8 @@ def finish(factory: Factory, task: Task, status: TaskStatus, error: str = "") ->
             "task %s of run %s changed meanwhile; leaving it", task.task_id, task.run_id
         )
         return False
+    if task.kind == TaskKind.BUILD:
+        record_build_result(factory, task)
     if status == TaskStatus.SUCCEEDED:
         logger.info("task %s of run %s succeeded", task.task_id, task.run_id)
     else:
