@@ -90,6 +90,8 @@ class Run:
     retire_only: bool = False
     retirement_planned: bool = False
     delivery_id: str = ""
+    # GitHub "owner/name" of a pushed repository, for its commit status.
+    repository: str = ""
     status: str = RunStatus.QUEUED
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None

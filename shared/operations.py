@@ -6,6 +6,7 @@ import logging
 
 from shared.context import Factory
 from shared.models import Run, RunStatus, Task, TaskKind, TaskStatus
+from shared.notify import run_ended
 from shared.pipeline.tasks import resume_run
 from shared.state import MAX_TRANSACTION_OPERATIONS
 
@@ -38,6 +39,7 @@ def cancel_run(factory: Factory, run_id: str, requested_by: str) -> Run:
         return True
 
     run = factory.store.update_run(run_id, change)
+    run_ended(factory, run)
     woken = resume_run(factory, run)
     logger.info(
         "run %s cancelled by %s; %d tasks told to stop", run_id, requested_by, woken

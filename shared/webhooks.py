@@ -106,6 +106,7 @@ def _push(factory: Factory, payload: dict[str, Any], delivery: str) -> WebhookRe
         )
 
     pusher = payload.get("pusher") or {}
+    repository = payload.get("repository") or {}
     run = Run(
         run_id=new_run_id(),
         trigger=Trigger.PUSH,
@@ -113,6 +114,7 @@ def _push(factory: Factory, payload: dict[str, Any], delivery: str) -> WebhookRe
         commit=after,
         requested_by=str(pusher.get("name") or pusher.get("email") or "github"),
         delivery_id=delivery,
+        repository=str(repository.get("full_name") or ""),
     )
     return _start_once(factory, "github", run)
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from shared.context import Factory
 from shared.models import Run, RunStatus
+from shared.notify import run_ended
 from shared.pipeline.tasks import resume_run
 from shared.queues import PLAN_QUEUE, StageMessage
 
@@ -75,6 +76,8 @@ def _fail(factory: Factory, run: Run, deadline: timedelta) -> None:
         return True
 
     run = factory.store.update_run(run.run_id, change)
+    if run.status == RunStatus.FAILED and run.error == reason:
+        run_ended(factory, run)
     # Wake the open tasks so that they delete what they created.
     resume_run(factory, run)
     logger.error("run %s failed: %s", run.run_id, reason)

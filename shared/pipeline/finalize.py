@@ -18,6 +18,7 @@ from shared.gitsource import ConfigSourceError
 from shared.lifecycle.inventory import factory_lab_images, factory_vms, team_lab_ids
 from shared.lifecycle.retention import LabImage, Retirement, plan_retirements
 from shared.models import RetireTarget, Run, RunStatus, Task, TaskKind
+from shared.notify import run_ended
 from shared.pipeline.runconfig import fetch_run_config
 from shared.queues import RETIRE_QUEUE, StageMessage
 
@@ -57,7 +58,17 @@ def handle_finalize(factory: Factory, message: StageMessage) -> None:
             current.error = f"{current.failed} of {current.total} tasks did not succeed"
         return True
 
-    run = factory.store.update_run(message.run_id, change)
+    ended: list[bool] = []
+
+    def record(current: Run) -> bool:
+        ended.clear()
+        changed = change(current)
+        ended.append(changed)
+        return changed
+
+    run = factory.store.update_run(message.run_id, record)
+    if ended and ended[0]:
+        run_ended(factory, run)
     if RunStatus(run.status).is_final:
         logger.info(
             "run %s %s: %d tasks succeeded, %d did not",

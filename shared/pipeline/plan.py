@@ -17,6 +17,7 @@ from shared.context import Factory
 from shared.gitsource import ConfigSourceError
 from shared.lifecycle.health import disabled_images, enable
 from shared.models import Run, RunStatus, Trigger
+from shared.notify import run_started
 from shared.pipeline.runconfig import fetch_run_config
 from shared.pipeline.tasks import fail_run, resume_run
 from shared.planner import plan_images, plan_run, select
@@ -36,6 +37,7 @@ def handle_plan(factory: Factory, message: StageMessage) -> None:
         return
 
     run = factory.store.update_run(run.run_id, _mark_planning(factory))
+    run_started(factory, run)
     try:
         snapshot = fetch_run_config(factory, run)
         # Validate the structure first: the factory lab it names offers the

@@ -11,6 +11,7 @@ from shared.context import Factory
 from shared.errors import RunNotFoundError
 from shared.lifecycle.health import record_build_result
 from shared.models import Run, RunStatus, Task, TaskKind, TaskStatus
+from shared.notify import run_ended
 from shared.planner import FACTORY_LAB, copy_task_id
 from shared.queues import (
     BUILD_QUEUE,
@@ -207,5 +208,14 @@ def fail_run(factory: Factory, run_id: str, error: str) -> None:
         run.finished_at = factory.now()
         return True
 
-    factory.store.update_run(run_id, change)
+    ended: list[bool] = []
+
+    def record(run: Run) -> bool:
+        ended.clear()
+        ended.append(change(run))
+        return ended[0]
+
+    run = factory.store.update_run(run_id, record)
     logger.error("run %s failed: %s", run_id, error)
+    if ended and ended[0]:
+        run_ended(factory, run)
