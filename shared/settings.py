@@ -45,6 +45,7 @@ class Settings:
     image_store_container: str = "images"
     monitor_interval_seconds: float = 60.0
     watchdog_stall_minutes: float = 30.0
+    orphan_margin_minutes: float = 30.0
     run_deadline_hours: float = 24.0
     auto_disable_after: int = 3
     notify_url: str | None = None
@@ -104,6 +105,9 @@ class Settings:
         )
         stall = _positive_float(env, "FACTORY_WATCHDOG_STALL_MINUTES", 30.0, problems)
         deadline = _positive_float(env, "FACTORY_RUN_DEADLINE_HOURS", 24.0, problems)
+        margin = _non_negative_float(
+            env, "FACTORY_ORPHAN_MARGIN_MINUTES", 30.0, problems
+        )
         disable_after = _positive_float(env, "FACTORY_AUTO_DISABLE_AFTER", 3, problems)
         if disable_after != int(disable_after):
             problems.append(
@@ -147,6 +151,7 @@ class Settings:
             image_store_container=container.lower(),
             monitor_interval_seconds=interval,
             watchdog_stall_minutes=stall,
+            orphan_margin_minutes=margin,
             run_deadline_hours=deadline,
             auto_disable_after=int(disable_after),
             notify_url=notify_url,
@@ -197,6 +202,24 @@ def _positive_float(
         value = -1.0
     if value <= 0:
         problems.append(f"{name}={raw!r} is invalid: use a number of seconds above 0")
+        return default
+    return value
+
+
+def _non_negative_float(
+    env: Mapping[str, str], name: str, default: float, problems: list[str]
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        problems.append(
+            f"{name}={raw!r} is invalid: use a number of minutes, 0 or more"
+        )
         return default
     return value
 

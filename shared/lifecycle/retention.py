@@ -24,7 +24,7 @@ IMAGE_TAG = "factory-image"
 VERSION_TAG = "factory-version"
 TIMEOUT_TAG = "factory-timeout-minutes"
 # A factory VM older than its build timeout plus this margin is an orphan.
-ORPHAN_MARGIN = timedelta(minutes=30)
+DEFAULT_ORPHAN_MARGIN = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,12 @@ def plan_retirements(
     versions: Iterable[ImageVersion],
     now: datetime,
     factory_vms: Iterable[FactoryVm] = (),
+    orphan_margin: timedelta = DEFAULT_ORPHAN_MARGIN,
 ) -> list[Retirement]:
     """Return every retirement the configuration's policies call for, now."""
     retirements = _lab_retirements(config, lab_images, now)
     retirements += _store_retirements(config, versions, now)
-    retirements += _orphan_vms(config, factory_vms, now)
+    retirements += _orphan_vms(config, factory_vms, now, orphan_margin)
     return retirements
 
 
@@ -176,7 +177,7 @@ def _first_with_hash(versions: list[ImageVersion], content_hash: str | None) -> 
 
 
 def _orphan_vms(
-    config: FactoryConfig, vms: Iterable[FactoryVm], now: datetime
+    config: FactoryConfig, vms: Iterable[FactoryVm], now: datetime, margin: timedelta
 ) -> list[Retirement]:
     default_timeout = max(
         (image.build_timeout_minutes for image in config.images.values()), default=120
@@ -186,8 +187,8 @@ def _orphan_vms(
         if vm.deleting or vm.created is None:
             continue
         timeout = timedelta(minutes=vm.timeout_minutes or default_timeout)
-        if now - vm.created > timeout + ORPHAN_MARGIN:
-            minutes = int((timeout + ORPHAN_MARGIN).total_seconds() // 60)
+        if now - vm.created > timeout + margin:
+            minutes = int((timeout + margin).total_seconds() // 60)
             retirements.append(
                 Retirement(
                     RetireTarget.VM,

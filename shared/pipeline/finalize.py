@@ -10,6 +10,7 @@ it sets the final status. A repeated delivery finds the work done.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from shared.config import ConfigError, load_config_files
 from shared.context import Factory
@@ -120,8 +121,9 @@ def find_retirements(factory: Factory, run: Run) -> list[Retirement]:
                 "run %s: lab %s left out of retention: %s", run.run_id, lab_id, exc
             )
     vms = factory_vms(factory, config.factory_lab_id)
+    margin = timedelta(minutes=factory.settings.orphan_margin_minutes)
     return plan_retirements(
-        config, lab_images, factory.store.list_versions(), factory.now(), vms
+        config, lab_images, factory.store.list_versions(), factory.now(), vms, margin
     )
 
 
