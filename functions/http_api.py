@@ -10,7 +10,8 @@ from typing import Any
 
 import azure.functions as func
 
-from shared import api
+from functions.observability import observed
+from shared import api, telemetry
 from shared.context import get_factory
 from shared.statuspage import render_status_page
 
@@ -31,19 +32,24 @@ def requester(req: func.HttpRequest) -> str:
 @bp.function_name("runs_create")
 @bp.route(route="runs", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def runs_create(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(*api.create_run(get_factory(), req.get_body(), requester(req)))
+    with observed("runs_create"):
+        body = req.get_body()
+        return json_response(*api.create_run(get_factory(), body, requester(req)))
 
 
 @bp.function_name("runs_list")
 @bp.route(route="runs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def runs_list(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(*api.list_runs(get_factory(), req.params.get("limit")))
+    with observed("runs_list"):
+        return json_response(*api.list_runs(get_factory(), req.params.get("limit")))
 
 
 @bp.function_name("runs_show")
 @bp.route(route="runs/{run_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def runs_show(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(*api.show_run(get_factory(), req.route_params["run_id"]))
+    run_id = req.route_params["run_id"]
+    with observed("runs_show", run_id):
+        return json_response(*api.show_run(get_factory(), run_id))
 
 
 @bp.function_name("runs_cancel")
@@ -51,9 +57,12 @@ def runs_show(req: func.HttpRequest) -> func.HttpResponse:
     route="runs/{run_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
 )
 def runs_cancel(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(
-        *api.cancel(get_factory(), req.route_params["run_id"], requester(req))
-    )
+    run_id = req.route_params["run_id"]
+    with observed("runs_cancel", run_id):
+        factory = get_factory()
+        with telemetry.watch_run_end(factory, run_id):
+            response = api.cancel(factory, run_id, requester(req))
+        return json_response(*response)
 
 
 @bp.function_name("runs_retry")
@@ -61,15 +70,16 @@ def runs_cancel(req: func.HttpRequest) -> func.HttpResponse:
     route="runs/{run_id}/retry", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
 )
 def runs_retry(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(
-        *api.retry(get_factory(), req.route_params["run_id"], requester(req))
-    )
+    run_id = req.route_params["run_id"]
+    with observed("runs_retry", run_id):
+        return json_response(*api.retry(get_factory(), run_id, requester(req)))
 
 
 @bp.function_name("status_page")
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def status_page(req: func.HttpRequest) -> func.HttpResponse:
-    html = render_status_page(get_factory())
+    with observed("status_page"):
+        html = render_status_page(get_factory())
     return func.HttpResponse(
         html, status_code=200, mimetype="text/html", charset="utf-8"
     )
@@ -78,4 +88,5 @@ def status_page(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("images_list")
 @bp.route(route="images", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def images_list(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(*api.list_images(get_factory()))
+    with observed("images_list"):
+        return json_response(*api.list_images(get_factory()))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from functions.observability import observed
 from shared.context import get_factory
 from shared.lifecycle.expiry import start_expiry_run
 from shared.lifecycle.watchdog import run_watchdog
-from shared.logcontext import log_context
 from shared.refresh import run_refresh
 
 bp = func.Blueprint()
@@ -24,19 +24,19 @@ WATCHDOG_SCHEDULE = "0 */5 * * * *"
 @bp.function_name("refresh")
 @bp.timer_trigger(arg_name="timer", schedule=REFRESH_SCHEDULE, use_monitor=True)
 def refresh(timer: func.TimerRequest) -> None:
-    with log_context(stage="refresh"):
+    with observed("refresh"):
         run_refresh(get_factory())
 
 
 @bp.function_name("expiry")
 @bp.timer_trigger(arg_name="timer", schedule=EXPIRY_SCHEDULE, use_monitor=True)
 def expiry(timer: func.TimerRequest) -> None:
-    with log_context(stage="expiry"):
+    with observed("expiry"):
         start_expiry_run(get_factory())
 
 
 @bp.function_name("watchdog")
 @bp.timer_trigger(arg_name="timer", schedule=WATCHDOG_SCHEDULE, use_monitor=True)
 def watchdog(timer: func.TimerRequest) -> None:
-    with log_context(stage="watchdog"):
+    with observed("watchdog"):
         run_watchdog(get_factory())

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 import azure.functions as func
 
 from functions.http_api import json_response
+from functions.observability import observed
 from shared.context import Factory, get_factory
 from shared.errors import WebhookError
 from shared.webhooks import WebhookResult, handle_azure_devops, handle_github
@@ -19,7 +20,7 @@ Handler = Callable[[Factory, Mapping[str, str], bytes], WebhookResult]
 @bp.function_name("webhook_github")
 @bp.route(route="webhooks/github", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def webhook_github(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(handle_github, req)
+    return _answer("webhook_github", handle_github, req)
 
 
 @bp.function_name("webhook_azure_devops")
@@ -27,14 +28,17 @@ def webhook_github(req: func.HttpRequest) -> func.HttpResponse:
     route="webhooks/azure-devops", methods=["POST"], auth_level=func.AuthLevel.FUNCTION
 )
 def webhook_azure_devops(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(handle_azure_devops, req)
+    return _answer("webhook_azure_devops", handle_azure_devops, req)
 
 
-def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
+def _answer(
+    function: str, handler: Handler, req: func.HttpRequest
+) -> func.HttpResponse:
     headers = {k.lower(): v for k, v in req.headers.items()}
-    try:
-        result = handler(get_factory(), headers, req.get_body())
-    except WebhookError as exc:
-        error = {"code": "InvalidDelivery", "message": str(exc)}
-        return json_response(exc.status, {"error": error})
+    with observed(function):
+        try:
+            result = handler(get_factory(), headers, req.get_body())
+        except WebhookError as exc:
+            error = {"code": "InvalidDelivery", "message": str(exc)}
+            return json_response(exc.status, {"error": error})
     return json_response(result.status, result.body)
