@@ -13,6 +13,7 @@ setup: $(PY_STAMP) $(NODE_STAMP)
 $(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -21,7 +21,9 @@ _MAX_SYMLINK_HOPS = 8
 def read_config_tree(store: BaseObjectStore, tree_id: ObjectID) -> dict[str, bytes]:
     """Return factory.yaml, labs.yaml and the YAML files below images/ of a tree.
 
-    Hidden entries and files below images/ that are no YAML files are
+    Also returns Labs.json and the JSON templates below GoldenImages/ of the
+    PowerShell image factory's layout, at the root or in Configuration/. Hidden
+    entries and files below images/ that are no YAML files are
     skipped. Symbolic links are followed to files inside the tree. Reading
     stops after MAX_IMAGE_FILES + 1 image files, so that the loader reports
     the excess. Raises ConfigError for symbolic links that leave the tree or
@@ -46,6 +48,12 @@ class _TreeReader:
             if name.encode() in root:
                 mode, sha = root[name.encode()]
                 self._visit(name, mode, sha)
+        for prefix in limits.LEGACY_ROOTS:
+            # The PowerShell image factory's layout, which the loader converts.
+            for name in (limits.LEGACY_LABS_FILE, limits.LEGACY_IMAGES_DIR):
+                entry = self._lookup(prefix + name)
+                if entry is not None:
+                    self._visit(prefix + name, *entry)
         if self.issues.error_count:
             raise ConfigError(self.issues.sorted())
         return self.files
@@ -71,7 +79,8 @@ class _TreeReader:
             self._read_blob(path, sha)
 
     def _walk(self, path: str, sha: ObjectID) -> None:
-        if path != limits.IMAGES_DIR and not path.startswith(limits.IMAGES_DIR + "/"):
+        suffixes = _folder_suffixes(path)
+        if suffixes is None:
             self.issues.error(
                 path, None, "", "expected a file, found a folder. Make it a file."
             )
@@ -83,7 +92,7 @@ class _TreeReader:
             child = f"{path}/{name}"
             if stat.S_ISDIR(entry.mode) or entry.mode == GITLINK_MODE:
                 self._visit(child, entry.mode, entry.sha)
-            elif child.endswith((limits.IMAGE_SUFFIX, ".yml")):
+            elif child.endswith(suffixes):
                 self.image_files += 1
                 if self.image_files > limits.MAX_IMAGE_FILES + 1:
                     return
@@ -146,3 +155,15 @@ class _TreeReader:
                 return None
             tree = self._tree(sha)
         return None
+
+
+def _folder_suffixes(path: str) -> tuple[str, ...] | None:
+    """Return the suffixes of the files read below a folder, or None for other folders."""
+    if path == limits.IMAGES_DIR or path.startswith(limits.IMAGES_DIR + "/"):
+        return (limits.IMAGE_SUFFIX, ".yml")
+    for prefix in limits.LEGACY_ROOTS:
+        folder = prefix + limits.LEGACY_IMAGES_DIR
+        if path == folder or path.startswith(folder + "/"):
+            suffix = limits.LEGACY_IMAGE_SUFFIX
+            return (suffix, suffix.upper())
+    return None

@@ -7,6 +7,13 @@ LABS_FILE = "labs.yaml"
 IMAGES_DIR = "images"
 IMAGE_SUFFIX = ".yaml"
 
+# The layout of the PowerShell image factory: Labs.json and one ARM template
+# per golden image below GoldenImages/, at the root or in Configuration/.
+LEGACY_LABS_FILE = "Labs.json"
+LEGACY_IMAGES_DIR = "GoldenImages"
+LEGACY_IMAGE_SUFFIX = ".json"
+LEGACY_ROOTS = ("", "Configuration/")
+
 # Hostile-input limits: every file is read whole into memory and parsed.
 MAX_FILE_BYTES = 256 * 1024
 MAX_IMAGE_FILES = 500

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -21,11 +22,16 @@ from shared.config.patterns import pattern_matches
 from shared.config.repo_files import SelectedFiles, read_directory, select_files
 from shared.config.yamlnodes import YamlRejected, parse_yaml
 
+if TYPE_CHECKING:
+    from shared.migrate import LegacyOptions
+
 logger = logging.getLogger(__name__)
 
 
 def load_config_files(
-    files: Mapping[str, bytes], catalog: ArtifactCatalog | None = None
+    files: Mapping[str, bytes],
+    catalog: ArtifactCatalog | None = None,
+    legacy: LegacyOptions | None = None,
 ) -> FactoryConfig:
     """Validate a configuration given as repository-relative POSIX paths to bytes.
 
@@ -33,12 +39,18 @@ def load_config_files(
     ignored. Artifacts are checked against `catalog` when one is given.
     Raises ConfigError listing every error (and the warnings) when the
     configuration has any error.
+
+    A repository in the PowerShell image factory's layout (Labs.json and
+    templates below GoldenImages/, and no labs.yaml) is converted first;
+    `legacy` supplies what that layout does not say (see shared.migrate).
     """
-    return _load(files, catalog, IssueCollector())
+    return _load(files, catalog, IssueCollector(), legacy)
 
 
 def load_config_dir(
-    root: Path | str, catalog: ArtifactCatalog | None = None
+    root: Path | str,
+    catalog: ArtifactCatalog | None = None,
+    legacy: LegacyOptions | None = None,
 ) -> FactoryConfig:
     """Validate the configuration checked out at `root` (see load_config_files)."""
     issues = IssueCollector()
@@ -52,12 +64,21 @@ def load_config_dir(
             f"cannot read the configuration directory: {exc}. Check the path.",
         )
         raise ConfigError(issues.sorted()) from exc
-    return _load(files, catalog, issues)
+    return _load(files, catalog, issues, legacy)
 
 
 def _load(
-    files: Mapping[str, bytes], catalog: ArtifactCatalog | None, issues: IssueCollector
+    files: Mapping[str, bytes],
+    catalog: ArtifactCatalog | None,
+    issues: IssueCollector,
+    legacy: LegacyOptions | None = None,
 ) -> FactoryConfig:
+    # Imported here: shared.migrate builds on this package.
+    from shared.migrate import LegacyOptions, detect_layout, load_legacy
+
+    layout = detect_layout(files)
+    if layout is not None:
+        return load_legacy(files, layout, catalog, legacy or LegacyOptions(), issues)
     selected = select_files(files, issues)
     if selected is None:
         raise ConfigError(issues.sorted())

@@ -160,6 +160,15 @@ def read_directory(root: Path, issues: IssueCollector) -> dict[str, bytes]:
     images = reader.root / limits.IMAGES_DIR
     if os.path.lexists(images):
         reader.walk(images, limits.IMAGES_DIR)
+    for prefix in limits.LEGACY_ROOTS:
+        # The PowerShell image factory's layout, which the loader converts.
+        labs_json = prefix + limits.LEGACY_LABS_FILE
+        if os.path.lexists(reader.root / labs_json):
+            reader.read_file(reader.root / labs_json, labs_json)
+        templates = prefix + limits.LEGACY_IMAGES_DIR
+        if os.path.lexists(reader.root / templates):
+            suffix = limits.LEGACY_IMAGE_SUFFIX
+            reader.walk(reader.root / templates, templates, (suffix, suffix.upper()))
     return files
 
 
@@ -173,13 +182,18 @@ class _DirectoryReader:
         self.image_count = 0
         self.visited: set[Path] = set()
 
-    def walk(self, path: Path, relative: str) -> None:
+    def walk(
+        self,
+        path: Path,
+        relative: str,
+        suffixes: tuple[str, ...] = (limits.IMAGE_SUFFIX, ".yml"),
+    ) -> None:
         real = self._resolve_inside(path, relative)
         if real is None or real in self.visited:
             return
         if not real.is_dir():
             self.issues.error(
-                relative, None, "", "expected a folder. Make images/ a folder."
+                relative, None, "", f"expected a folder. Make {relative}/ a folder."
             )
             return
         self.visited.add(real)
@@ -190,8 +204,8 @@ class _DirectoryReader:
                 return
             child = f"{relative}/{entry.name}"
             if entry.is_dir():
-                self.walk(Path(entry.path), child)
-            elif child.endswith((limits.IMAGE_SUFFIX, ".yml")):
+                self.walk(Path(entry.path), child, suffixes)
+            elif child.endswith(suffixes):
                 self.image_count += 1
                 self.read_file(Path(entry.path), child)
 

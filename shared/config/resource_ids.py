@@ -10,14 +10,14 @@ LAB_ID_FORM = (
     "/providers/Microsoft.DevTestLab/labs/<lab name>"
 )
 
-_GUID_RE = re.compile(
+GUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 # Azure naming rules: a resource group name has 1-90 letters, digits, "_", "(",
 # ")", "-" and ".", and does not end with ".". A lab name has 1-50 letters,
 # digits, "_" and "-".
-_RESOURCE_GROUP_RE = re.compile(r"[\w().-]{0,89}[\w()-]")
-_LAB_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")
+RESOURCE_GROUP_RE = re.compile(r"[\w().-]{0,89}[\w()-]")
+LAB_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")
 
 
 @dataclass(frozen=True)
@@ -87,19 +87,19 @@ def _has_arm_prefix(parts: list[str]) -> bool:
 def _check_parts(
     value: str, subscription_id: str, resource_group: str, name: str
 ) -> None:
-    if not _GUID_RE.fullmatch(subscription_id):
+    if not GUID_RE.fullmatch(subscription_id):
         raise ValueError(
             f"'{value}' has subscription id '{subscription_id}', which is not a "
             "GUID. Use the subscription's id, such as "
             "6d2c4f3a-1b7e-4c9a-9f5d-2a8e7b3c1d40."
         )
-    if not _RESOURCE_GROUP_RE.fullmatch(resource_group):
+    if not RESOURCE_GROUP_RE.fullmatch(resource_group):
         raise ValueError(
             f"'{value}' has an invalid resource group name '{resource_group}'. "
             "Resource group names have 1 to 90 letters, digits, '_', '(', ')', '-' "
             "or '.', and do not end with '.'."
         )
-    if not _LAB_NAME_RE.fullmatch(name):
+    if not LAB_NAME_RE.fullmatch(name):
         raise ValueError(
             f"'{value}' has an invalid lab name '{name}'. "
             "Lab names have 1 to 50 letters, digits, '_' or '-'."
