@@ -120,9 +120,9 @@ def convert_legacy(
     labs = _labs(files, layout, options, issues)
     lab_name = factory_lab.rsplit("/", 1)[-1] if factory_lab else "lab"
     _templates(files, layout, lab_name, conversion, issues)
-    # A lab without a valid id is reported already; leaving labs.yaml out
-    # spares the warnings that its images then have no team lab.
-    if labs is not None and all(lab.lab_id is not None for lab in labs):
+    # A lab with errors is reported already; leaving labs.yaml out spares
+    # the warnings that its images then have no team lab.
+    if labs is not None and all(lab.valid for lab in labs):
         _labs_file(labs, layout.labs_file, conversion)
     return conversion
 

@@ -93,10 +93,7 @@ class _Evaluator:
     def call(self, name: str, args: list[Any]) -> Any:
         function = _FUNCTIONS.get(name.lower())
         if function is None:
-            raise ExpressionError(
-                f"function '{name}' is not supported. Replace the expression with "
-                "the value it has"
-            )
+            raise ExpressionError(f"function '{name}' is not supported")
         return function(self, args)
 
     def parameter(self, name: Any) -> Any:

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config.issues import IssueCollector, did_you_mean
+from shared.config.issues import IssueCollector, close_match, did_you_mean
 from shared.config.resource_ids import (
     GUID_RE,
     LAB_NAME_RE,
@@ -44,13 +44,17 @@ class ImagePath:
 
 @dataclass
 class LegacyLab:
-    """A Labs.json entry. `lab_id` is None when the entry has errors."""
+    """A Labs.json entry. `lab_id` is None when the lab's id has errors.
+
+    `valid` is false when the entry has any error.
+    """
 
     field: str
     node: JsonNode
     lab_name: str | None
     lab_id: str | None
     image_paths: list[ImagePath] = dataclasses.field(default_factory=list)
+    valid: bool = False
 
 
 def read_labs_file(
@@ -109,21 +113,29 @@ class _LabsReader:
 
     def unknown_keys(
         self, node: JsonNode, field: str, allowed: tuple[str, ...]
-    ) -> None:
+    ) -> set[str]:
+        """Report unknown keys; return the allowed keys they look like typos of."""
+        suggested = set()
         for key, key_node in node.keys.items():
-            if key not in allowed:
-                self.error(
-                    key_node,
-                    f"{field}.{key}" if field else key,
-                    f"unknown field '{key}'.{did_you_mean(key, allowed)} "
-                    f"Allowed fields here: {', '.join(allowed)}.",
-                )
+            if key in allowed:
+                continue
+            suggestion = close_match(key, allowed)
+            if suggestion is not None:
+                suggested.add(suggestion)
+            self.error(
+                key_node,
+                f"{field}.{key}" if field else key,
+                f"unknown field '{key}'.{did_you_mean(key, allowed)} "
+                f"Allowed fields here: {', '.join(allowed)}.",
+            )
+        return suggested
 
     def lab(self, node: JsonNode, field: str) -> LegacyLab | None:
         if not node.is_object:
             self.error(node, field, "expected an object that names a lab.")
             return None
-        self.unknown_keys(node, field, LAB_KEYS)
+        errors_before = self.issues.error_count
+        typos = self.unknown_keys(node, field, LAB_KEYS)
         values = node.value
         name_node = values.get("LabName")
         lab_name = name_node.value if name_node is not None else None
@@ -134,7 +146,9 @@ class _LabsReader:
             lab.lab_id = self.mapped_id(lab_name, name_node, field)
         else:
             lab.lab_id = self.lab_id(node, field, str(lab_name or "<LabName>"))
-        lab.image_paths = self.image_paths(values.get("ImagePaths"), node, field)
+        if "ImagePaths" in values or "ImagePaths" not in typos:
+            lab.image_paths = self.image_paths(values.get("ImagePaths"), node, field)
+        lab.valid = self.issues.error_count == errors_before
         return lab
 
     def mapped_id(self, lab_name: str, node: JsonNode | None, field: str) -> str | None:

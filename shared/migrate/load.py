@@ -17,7 +17,7 @@ from shared.migrate.convert import (
     LegacyOptions,
     convert_legacy,
 )
-from shared.migrate.sources import remap_issue
+from shared.migrate.sources import remap_issue, reported_already
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def validate_conversion(
     """Validate converted files; return the config (None on errors) and remapped issues.
 
     Issues about a factory.yaml or labs.yaml that the conversion could not
-    write are left out, because the conversion reported why already.
+    write, or about values it could not read, are left out, because the
+    conversion reported those already.
     """
     try:
         config: FactoryConfig | None = load_config_files(conversion.files, catalog)
@@ -67,6 +68,7 @@ def validate_conversion(
         remap_issue(issue, conversion.sources)
         for issue in found
         if not _about_unwritten_file(issue, conversion)
+        and not reported_already(issue, conversion.sources)
     ]
     return config, issues
 

@@ -26,11 +26,20 @@ class SourceMap:
     """Where the fields of one converted file came from.
 
     `fields` maps a field path of the converted file to the JSON node it came
-    from and that node's path in the original file.
+    from and that node's path in the original file. `failed` holds the fields
+    left out because their value could not be read, which is reported already.
     """
 
     source: str
     fields: dict[str, tuple[JsonNode | None, str]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+    def is_failed(self, converted: str) -> bool:
+        """Whether a field, or a field it is part of, was left out as unreadable."""
+        return any(
+            converted == failed or converted.startswith((failed + ".", failed + "["))
+            for failed in self.failed
+        )
 
     def add(self, converted: str, node: JsonNode | None, original: str) -> None:
         self.fields[converted] = (node, original)
@@ -70,3 +79,9 @@ def remap_issue(issue: ConfigIssue, sources: dict[str, SourceMap]) -> ConfigIssu
         field=original,
         message=message,
     )
+
+
+def reported_already(issue: ConfigIssue, sources: dict[str, SourceMap]) -> bool:
+    """Whether an issue is about a converted field that was left out as unreadable."""
+    source = sources.get(issue.file)
+    return source is not None and source.is_failed(issue.field)

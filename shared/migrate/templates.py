@@ -46,9 +46,11 @@ class ConvertedImage:
 def convert_template(
     path: str, root: JsonNode, lab_name: str, issues: IssueCollector
 ) -> ConvertedImage | None:
-    """Convert a parsed template; report problems in `issues` and return None on errors.
+    """Convert a parsed template, reporting its problems in `issues`.
 
-    `lab_name` is the value of parameters('labName'), which artifact ids use.
+    Returns None when the template has no VM resource to read. A value that
+    cannot be read is left out of the result and reported. `lab_name` is the
+    value of parameters('labName'), which artifact ids use.
     """
     return _TemplateReader(path, root, lab_name, issues).read()
 
@@ -61,7 +63,6 @@ class _TemplateReader:
         self.root = root
         self.issues = issues
         self.source = SourceMap(path)
-        self.errors_before = issues.error_count
         self.scope = _scope(root, lab_name)
 
     def error(self, node: JsonNode | None, field: str, message: str) -> None:
@@ -95,8 +96,7 @@ class _TemplateReader:
         self._base(properties, field, document)
         self._settings(properties, field, document)
         self._artifacts(properties, field, document)
-        if self.issues.error_count > self.errors_before:
-            return None
+        # Converted despite errors, so that the validator checks the rest too.
         return ConvertedImage(document, self.source)
 
     def _vm_resource(self) -> tuple[int, JsonNode] | None:
@@ -126,11 +126,16 @@ class _TemplateReader:
             return None
         return vms[0]
 
-    def evaluate(self, node: JsonNode, field: str) -> tuple[bool, Any]:
-        """Return (True, value) or report why the expression fails and return (False, None)."""
+    def evaluate(self, node: JsonNode, field: str, converted: str) -> tuple[bool, Any]:
+        """Return (True, value), or report why the expression fails and return (False, None).
+
+        `converted` is the field the value becomes; the source map records it
+        as failed, so that the validator's complaint about its absence is dropped.
+        """
         try:
             return True, evaluate_value(node.plain(), self.scope)
         except ExpressionError as exc:
+            self.source.failed.add(converted)
             self.error(
                 node,
                 field,
@@ -145,7 +150,7 @@ class _TemplateReader:
         node = properties.value.get("notes")
         if node is None:
             return
-        ok, value = self.evaluate(node, f"{field}.notes")
+        ok, value = self.evaluate(node, f"{field}.notes", "description")
         if ok:
             document["description"] = value
             self.source.add("description", node, f"{field}.notes")
@@ -170,7 +175,8 @@ class _TemplateReader:
             return
         gallery: dict[str, Any] = {}
         for key, node in reference.value.items():
-            ok, value = self.evaluate(node, f"{gallery_field}.{key}")
+            converted = "os_type" if key == "osType" else f"base.gallery.{key}"
+            ok, value = self.evaluate(node, f"{gallery_field}.{key}", converted)
             if not ok:
                 continue
             if key == "osType":
@@ -193,12 +199,12 @@ class _TemplateReader:
                 self.source.add("vm_size", size, f"{field}.size")
             except MissingParameter as exc:
                 if exc.name != "size":
-                    self.evaluate(size, f"{field}.size")  # reports the error
+                    self.evaluate(size, f"{field}.size", "vm_size")  # reports it
             except ExpressionError:
-                self.evaluate(size, f"{field}.size")
+                self.evaluate(size, f"{field}.size", "vm_size")
         storage = properties.value.get("storageType")
         if storage is not None:
-            ok, value = self.evaluate(storage, f"{field}.storageType")
+            ok, value = self.evaluate(storage, f"{field}.storageType", "storage_type")
             if ok:
                 document["storage_type"] = value
                 self.source.add("storage_type", storage, f"{field}.storageType")
@@ -230,7 +236,7 @@ class _TemplateReader:
         if artifact_id is None:
             self.error(node, field, "expected an object with 'artifactId'.")
             return None
-        ok, value = self.evaluate(artifact_id, f"{field}.artifactId")
+        ok, value = self.evaluate(artifact_id, f"{field}.artifactId", converted)
         if not ok:
             return None
         name = self._artifact_name(artifact_id, f"{field}.artifactId", value)
@@ -293,8 +299,10 @@ class _TemplateReader:
             if name_node is None or value_node is None:
                 self.error(item, item_field, "expected an object with name and value.")
                 continue
-            ok_name, name = self.evaluate(name_node, f"{item_field}.name")
-            ok_value, value = self.evaluate(value_node, f"{item_field}.value")
+            # A parameter left out may be a required one: skip that complaint.
+            missing = f"{converted}.parameters"
+            ok_name, name = self.evaluate(name_node, f"{item_field}.name", missing)
+            ok_value, value = self.evaluate(value_node, f"{item_field}.value", missing)
             if not (ok_name and ok_value):
                 continue
             if not isinstance(name, str) or name in values:

@@ -25,7 +25,14 @@ def expected_issues(case: str) -> list[str]:
 
 
 def test_broken_corpus_has_cases() -> None:
-    assert CASES == ["artifacts", "files", "labs", "unknown-fields"]
+    assert CASES == [
+        "artifacts",
+        "files",
+        "labs",
+        "layering",
+        "powershell-factory",
+        "unknown-fields",
+    ]
 
 
 @pytest.mark.parametrize("case", CASES)
