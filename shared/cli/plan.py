@@ -138,13 +138,15 @@ def make_plan(
     )
     tasks = plan_run(config, run, state.find_version, state.lab_holds)
     retirements = predict_retirements(config, state, tasks, now)
-    reasons = {task.image: _build_reason(task, tasks, state, run) for task in tasks}
+    reasons = {
+        task.image: _build_reason(task, tasks, state, run)
+        for task in tasks
+        if task.kind == TaskKind.BUILD
+    }
     return Plan(root, config, run, tasks, retirements, reasons)
 
 
 def _build_reason(task: Task, tasks: list[Task], state: RecordedState, run: Run) -> str:
-    if task.kind != TaskKind.BUILD:
-        return ""
     parent = json.loads(task.definition).get("base_image")
     built = {t.image for t in tasks if t.kind == TaskKind.BUILD}
     if parent and parent["image"] in built:
