@@ -186,9 +186,10 @@ def _orphan_vms(
     for vm in vms:
         if vm.deleting or vm.created is None:
             continue
-        timeout = timedelta(minutes=vm.timeout_minutes or default_timeout)
+        minutes = default_timeout if vm.timeout_minutes is None else vm.timeout_minutes
+        timeout = timedelta(minutes=minutes)
         if now - vm.created > timeout + margin:
-            minutes = int((timeout + margin).total_seconds() // 60)
+            limit = int((timeout + margin).total_seconds() // 60)
             retirements.append(
                 Retirement(
                     RetireTarget.VM,
@@ -196,7 +197,7 @@ def _orphan_vms(
                     "",
                     "",
                     vm.name,
-                    f"orphaned factory VM, older than its build timeout plus margin ({minutes} minutes)",
+                    f"orphaned factory VM, older than its build timeout plus margin ({limit} minutes)",
                 )
             )
     return retirements

@@ -174,9 +174,11 @@ def _delete_upload(factory: Factory, task: Task, lab: LabRef) -> None:
     except ResourceNotFoundError:
         pass
     except HttpResponseError as exc:
-        # NOTE: no sweep deletes an upload blob left behind here yet; it costs
-        # storage only, and the custom image does not depend on it.
-        logger.warning(
+        # NOTE: an upload URI may grant no delete permission (the emulator's
+        # grants read, create and write only; what Azure grants is unverified).
+        # The VHD then stays in the lab's storage: the custom image does not
+        # depend on it, and a lab owner can delete it.
+        logger.info(
             "run %s: could not delete upload blob in lab %s: %s",
             task.run_id,
             lab.name,

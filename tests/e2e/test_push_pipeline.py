@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 import requests
 
 from scripts.localstack import ConfigRepo, LocalStack
+from tests.e2e.pipeline import send_push as push
+from tests.e2e.pipeline import tasks_of, wait_for_run
 from tests.payloads import encode, github_headers, github_push
 
 pytestmark = pytest.mark.e2e
-
-RUN_TIMEOUT_SECONDS = 240
-FINAL_STATUSES = {"succeeded", "partially_succeeded", "failed", "cancelled"}
-
-
-def push(
-    stack: LocalStack, repo: ConfigRepo, changes: dict[str, Any], message: str
-) -> str:
-    """Commit ``changes``, send GitHub's signed push webhook and return the run id."""
-    before = repo.head() or "0" * 40
-    commit = repo.commit(changes, message)
-    body = encode(github_push(ref=repo.ref, before=before, commits=[commit]))
-    response = stack.api().post(
-        "/api/webhooks/github",
-        data=body,
-        headers=github_headers(body, stack.webhook_secret),
-    )
-    assert response.status_code == 202, response.text
-    run_id: str = response.json()["run_id"]
-    return run_id
-
-
-def wait_for_run(stack: LocalStack, run_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        data: dict[str, Any] = stack.api().get(f"/api/runs/{run_id}").json()
-        if data["run"]["status"] in FINAL_STATUSES:
-            return data
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} did not finish in {RUN_TIMEOUT_SECONDS} s")
-
-
-def tasks_of(data: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [t for t in data["tasks"] if t["kind"] == kind]
 
 
 @pytest.fixture(scope="module")

@@ -118,9 +118,10 @@ def test_orphan_vm_older_than_timeout_plus_margin(config: FactoryConfig) -> None
         FactoryVm("ifbold", NOW - timedelta(minutes=200), 120),
         FactoryVm("ifbyoung", NOW - timedelta(minutes=100), 120),
         FactoryVm("ifbgoing", NOW - timedelta(minutes=500), 120, deleting=True),
+        FactoryVm("ifbzero", NOW - timedelta(minutes=31), 0),
     ]
     result = plan_retirements(config, [], [], NOW, vms)
-    assert [r.name for r in result] == ["ifbold"]
+    assert [r.name for r in result] == ["ifbold", "ifbzero"]
     assert result[0].target == RetireTarget.VM
 
 

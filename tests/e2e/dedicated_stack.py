@@ -1,0 +1,97 @@
+"""A local stack of its own for end-to-end tests that need another configuration.
+
+The session's ``stack`` fixture follows the example repository. A test of a
+different configuration (layered images, the PowerShell factory's layout)
+starts Azurite, the emulator and the dev host of its own over a git
+repository made from that configuration, so the two never share state.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from scripts.localstack import ConfigRepo, LocalStack
+from tests.payloads import encode, github_headers, github_push
+
+RUN_TIMEOUT_SECONDS = 300
+FINAL_STATUSES = {"succeeded", "partially_succeeded", "failed", "cancelled"}
+# Same variable as the session fixtures: wall-clock seconds per emulated second.
+TIME_SCALE_VARIABLE = "FACTORY_TEST_TIME_SCALE"
+
+
+@contextmanager
+def dedicated_stack(
+    state_dir: Path, config_dir: Path
+) -> Iterator[tuple[LocalStack, ConfigRepo]]:
+    """Start a whole stack over a new git repository of `config_dir`; stop it after."""
+    repo, _ = ConfigRepo.create_from(config_dir, state_dir / "config-repo")
+    time_scale = os.environ.get(TIME_SCALE_VARIABLE)
+    stack = LocalStack(
+        state_dir / "stack",
+        config_repo=repo.path,
+        time_scale=float(time_scale) if time_scale else None,
+    )
+    with stack:
+        yield stack, repo
+
+
+def push(
+    stack: LocalStack, repo: ConfigRepo, changes: dict[str, Any], message: str
+) -> str:
+    """Commit `changes`, send GitHub's signed push webhook and return the run id."""
+    before = repo.head() or "0" * 40
+    commit = repo.commit(changes, message)
+    body = encode(github_push(ref=repo.ref, before=before, commits=[commit]))
+    response = stack.api().post(
+        "/api/webhooks/github",
+        data=body,
+        headers=github_headers(body, stack.webhook_secret),
+    )
+    assert response.status_code == 202, response.text
+    run_id: str = response.json()["run_id"]
+    return run_id
+
+
+def wait_for_run(stack: LocalStack, run_id: str) -> dict[str, Any]:
+    """Poll the run until it and all its tasks ended; return it with its tasks."""
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        data: dict[str, Any] = stack.api().get(f"/api/runs/{run_id}").json()
+        if data["run"]["status"] in FINAL_STATUSES and all(
+            task["status"] not in ("pending", "running") for task in data["tasks"]
+        ):
+            return data
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish in {RUN_TIMEOUT_SECONDS} s")
+
+
+def push_and_wait(
+    stack: LocalStack, repo: ConfigRepo, changes: dict[str, Any], message: str
+) -> dict[str, Any]:
+    return wait_for_run(stack, push(stack, repo, changes, message))
+
+
+def tasks_of(data: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [task for task in data["tasks"] if task["kind"] == kind]
+
+
+def disk_record(stack: LocalStack, resource_id: str) -> dict[str, Any]:
+    """Return the emulator's record of what a custom image's disk contains."""
+    session = requests.Session()
+    session.trust_env = False  # loopback only, never through a proxy
+    response = session.get(
+        f"{stack.emulator.control_endpoint.rstrip('/')}/content",
+        params={"resource_id": resource_id},
+        verify=stack.emulator.ca_bundle,
+        timeout=30,
+    )
+    response.raise_for_status()
+    record: dict[str, Any] = response.json()["record"]
+    return record
