@@ -30,7 +30,10 @@ format: $(PY_STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 # pytest exits 5 when it collects no test; that is a failure here too.
+# The status page test drives headless Chromium (Debian's package); CI runs
+# as root on a fresh machine, so the target installs it when it is missing.
 test: setup lint
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup

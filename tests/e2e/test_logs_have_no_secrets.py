@@ -4,7 +4,7 @@ The run goes through the whole stack (dev host, emulator, Azurite) with
 faults that make the app log errors: a VM whose artifact fails with a
 message that contains a SAS URL, and an expired SAS on a blob copy. Signed
 and badly signed webhook deliveries that start no run come first. The scan
-then looks for every secret the test knows (webhook secret, host keys, the
+then looks for every secret value the test can read (webhook secret, host keys, the
 emulator's identity header, the Azurite account key, each generated VM
 admin password) and for anything shaped like a SAS signature, a bearer
 token or a JWT.
@@ -200,7 +200,7 @@ def read_logs(stack: LocalStack) -> dict[str, str]:
 
 
 def known_secrets(stack: LocalStack, passwords: list[str]) -> dict[str, str]:
-    """Return every secret value the stack holds, by a name for the report."""
+    """Return every secret value of the stack, by a name for the report."""
     secrets = {
         "webhook secret": stack.webhook_secret,
         "function key": stack.function_key,

@@ -28,8 +28,9 @@ SCREENSHOT_VARIABLE = "FACTORY_STATUS_SCREENSHOT"
 WINDOW_WIDTH, WINDOW_HEIGHT = 1280, 1400
 CHROMIUM_TIMEOUT_SECONDS = 90
 IMAGE = "linux/ubuntu-docker"
-# Chromium options for a one-shot headless load with no traffic beyond the
-# page itself: no sync, updates, safe browsing downloads or proxy lookup.
+# Chromium options for a one-shot headless load that turn off the background
+# services a first start would contact: sync, component updates, safe
+# browsing lists, crash reports and proxy lookup.
 CHROMIUM_OPTIONS = [
     "--headless",
     "--no-sandbox",
@@ -60,13 +61,13 @@ class Table:
 
 
 class PageParser(HTMLParser):
-    """Collects the title, the tables and the open state of <details> elements."""
+    """Parser of the page's title, its tables and the ids of open <details>."""
 
     def __init__(self) -> None:
         super().__init__()
         self.title = ""
         self.tables: list[Table] = []
-        self.open_details = 0
+        self.open_details: list[str] = []
         self._in_title = False
         self._cell: list[str] | None = None
 
@@ -82,7 +83,7 @@ class PageParser(HTMLParser):
         elif tag in ("td", "th"):
             self._cell = []
         elif tag == "details" and "open" in attributes:
-            self.open_details += 1
+            self.open_details.append(attributes.get("id") or "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -186,30 +187,35 @@ def test_status_page_lists_run(rendered: RenderedPage) -> None:
 
 
 def test_status_page_shows_run_tasks(rendered: RenderedPage) -> None:
-    newest = rendered.page.tables[
-        [t.table_id for t in rendered.page.tables].index("runs") + 1
-    ]
-    assert newest.css_class == "tasks"
-    rows = newest.rows[1:]
+    run_id = rendered.run["run"]["run_id"]
+    table = rendered.page.table(f"tasks-{run_id}")
+    assert table.css_class == "tasks"
+    assert table.rows[0][:4] == ["Task", "Lab", "Version", "Status"]
+    tasks = [row[:4] for row in table.rows[1:]]
     build = tasks_of(rendered.run, "build")[0]
-    assert [f"build {IMAGE}", "-", build["version"], "succeeded"] in [
-        row[:4] for row in rows
-    ]
-    copied_labs = {row[1] for row in rows if row[0] == f"copy {IMAGE}"}
+    assert [f"build {IMAGE}", "-", build["version"], "succeeded"] in tasks
+    copied_labs = {row[1] for row in tasks if row[0] == f"copy {IMAGE}"}
     expected_labs = {task["lab"] for task in tasks_of(rendered.run, "copy")}
     assert copied_labs == expected_labs
-    assert rendered.page.open_details >= 1
+    assert {row[3] for row in tasks} == {"succeeded"}
+
+
+def test_status_page_opens_newest_run(rendered: RenderedPage) -> None:
+    run_id = rendered.run["run"]["run_id"]
+    assert rendered.page.open_details == [f"run-{run_id}"]
 
 
 def test_status_page_matrix_has_new_version(rendered: RenderedPage) -> None:
     rows = rendered.page.table("matrix").rows
     header = rows[0]
+    assert header[:2] == ["Image", "Newest version"]
     by_image = {row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows[1:]}
     version = tasks_of(rendered.run, "build")[0]["version"]
+    assert by_image[IMAGE]["Newest version"] == version
     copies = tasks_of(rendered.run, "copy")
     assert len(copies) == 3
     for task in copies:
-        lab = next(name for name in header[1:] if task["lab"] in name)
+        lab = next(name for name in header[2:] if task["lab"] in name)
         assert by_image[IMAGE][lab] == version
 
 
