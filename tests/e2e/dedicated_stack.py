@@ -17,9 +17,22 @@ from typing import Any
 
 import requests
 
-from scripts.localstack import ConfigRepo, LocalStack
+from emulator.seed import (
+    DEFAULT_FACTORY_LAB,
+    DEFAULT_RESOURCE_GROUP,
+    DEFAULT_SUBSCRIPTION_ID,
+    DEFAULT_TEAM_LABS,
+)
+from scripts.localstack import CommitInfo, ConfigRepo, LocalStack
 from tests.payloads import encode, github_headers, github_push
 
+# The labs of the emulator's default seed.
+LAB_PREFIX = (
+    f"/subscriptions/{DEFAULT_SUBSCRIPTION_ID}/resourceGroups/"
+    f"{DEFAULT_RESOURCE_GROUP}/providers/Microsoft.DevTestLab/labs/"
+)
+FACTORY_LAB_ID = LAB_PREFIX + DEFAULT_FACTORY_LAB
+TEAM_LAB_IDS = [LAB_PREFIX + name for name in DEFAULT_TEAM_LABS]
 RUN_TIMEOUT_SECONDS = 300
 FINAL_STATUSES = {"succeeded", "partially_succeeded", "failed", "cancelled"}
 # Same variable as the session fixtures: wall-clock seconds per emulated second.
@@ -48,6 +61,13 @@ def push(
     """Commit `changes`, send GitHub's signed push webhook and return the run id."""
     before = repo.head() or "0" * 40
     commit = repo.commit(changes, message)
+    return send_push(stack, repo, before, commit)
+
+
+def send_push(
+    stack: LocalStack, repo: ConfigRepo, before: str, commit: CommitInfo
+) -> str:
+    """Send GitHub's signed push webhook for a commit made already; return the run id."""
     body = encode(github_push(ref=repo.ref, before=before, commits=[commit]))
     response = stack.api().post(
         "/api/webhooks/github",

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scripts.localstack import ConfigRepo, LocalStack
 
-from .dedicated_stack import dedicated_stack, disk_record, push_and_wait, tasks_of
+from .dedicated_stack import (
+    FACTORY_LAB_ID,
+    TEAM_LAB_IDS,
+    dedicated_stack,
+    disk_record,
+    push_and_wait,
+    tasks_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,14 +45,13 @@ artifacts:
 
 @pytest.fixture(scope="module")
 def layered(
-    tmp_path_factory: pytest.TempPathFactory, emulator: Any
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LocalStack, ConfigRepo]]:
     """A stack of its own over a repository with linux/tools built on linux/base."""
     config = tmp_path_factory.mktemp("layered-config")
-    factory_lab = emulator.factory_lab_id
-    team_lab = emulator.team_lab_ids[0]
+    team_lab = TEAM_LAB_IDS[0]
     files = {
-        "factory.yaml": f"factory:\n  lab: {factory_lab}\n",
+        "factory.yaml": f"factory:\n  lab: {FACTORY_LAB_ID}\n",
         "labs.yaml": f"labs:\n  - name: team\n    lab: {team_lab}\n    images: [linux]\n",
         "images/linux/base.yaml": BASE_YAML,
         "images/linux/tools.yaml": TOOLS_YAML,
