@@ -195,7 +195,8 @@ def test_in_use_version_survives_retention_until_its_vm_goes(life: Lifecycle) ->
     assert len(names) == 2
 
     life.labs.delete_vm(TEAM_QA, "qa-tester-1")
-    wait_for(lambda: not life.live_vms(TEAM_QA), "the team VM to go")
+    # A VM still being deleted counts as a user of its image, so wait until it is gone.
+    wait_for(lambda: not life.labs.list_vms(TEAM_QA), "the team VM to go")
     expiry = life.run_timer("expiry", trigger="expiry")
     assert expiry is not None
     assert expiry["run"]["status"] == "succeeded", expiry["run"]["error"]
@@ -391,3 +392,20 @@ def test_image_disabled_after_repeated_failures(life: Lifecycle) -> None:
     assert any(
         ci.name == expected for ci in life.factory_images(TEAM_WEB, DOCKER_IMAGE)
     )
+
+
+def test_missing_role_fails_only_that_lab(life: Lifecycle) -> None:
+    assignments = life.controls("role-assignments")["role_assignments"]
+    kept = [a for a in assignments if not a["scope"].lower().endswith("/dtl-team-web")]
+    assert len(kept) < len(assignments)
+    life.controls("role-assignments", "PUT", {"role_assignments": kept})
+    try:
+        text = with_extra_artifact(docker_text(life), "unzip")
+        run = life.push({DOCKER_FILE: text}, "Add unzip")
+    finally:
+        life.controls("role-assignments", "PUT", {"role_assignments": assignments})
+    assert run["run"]["status"] == "partially_succeeded"
+    copies = {t["lab"]: t for t in tasks_of(run, "copy")}
+    assert copies["team-web"]["status"] == "failed"
+    assert "AuthorizationFailed" in copies["team-web"]["error"]
+    assert copies["team-data"]["status"] == "succeeded"
