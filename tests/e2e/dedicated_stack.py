@@ -102,16 +102,27 @@ def tasks_of(data: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [task for task in data["tasks"] if task["kind"] == kind]
 
 
-def disk_record(stack: LocalStack, resource_id: str) -> dict[str, Any]:
-    """Return the emulator's record of what a custom image's disk contains."""
+def emulator_control(
+    stack: LocalStack, method: str, path: str, **kwargs: Any
+) -> requests.Response:
+    """Call a test control of the emulator, such as ``content`` or ``faults``."""
     session = requests.Session()
     session.trust_env = False  # loopback only, never through a proxy
-    response = session.get(
-        f"{stack.emulator.control_endpoint.rstrip('/')}/content",
-        params={"resource_id": resource_id},
+    response = session.request(
+        method,
+        f"{stack.emulator.control_endpoint.rstrip('/')}/{path}",
         verify=stack.emulator.ca_bundle,
         timeout=30,
+        **kwargs,
     )
     response.raise_for_status()
+    return response
+
+
+def disk_record(stack: LocalStack, resource_id: str) -> dict[str, Any]:
+    """Return the emulator's record of what a custom image's disk contains."""
+    response = emulator_control(
+        stack, "GET", "content", params={"resource_id": resource_id}
+    )
     record: dict[str, Any] = response.json()["record"]
     return record

@@ -14,8 +14,10 @@ from .dedicated_stack import (
     TEAM_LAB_IDS,
     dedicated_stack,
     disk_record,
+    emulator_control,
     push_and_wait,
     tasks_of,
+    wait_for_run,
 )
 
 pytestmark = pytest.mark.e2e
@@ -164,3 +166,36 @@ def test_layered_unchanged_push_builds_nothing(
 
     assert data["run"]["status"] == "succeeded"
     assert [t for t in data["tasks"] if t["kind"] != "retire"] == []
+
+
+def test_layered_parent_failure_skips_child_then_retry(
+    layered: tuple[LocalStack, ConfigRepo], first_run: dict[str, Any]
+) -> None:
+    stack, repo = layered
+    emulator_control(
+        stack,
+        "POST",
+        "faults",
+        json={"kind": "artifact_failure", "artifact": "linux-apt-package", "count": 1},
+    )
+    changed = BASE_YAML.replace("packages: git", "packages: git wget")
+    failed = push_and_wait(
+        stack, repo, {"images/linux/base.yaml": changed}, "Add wget to the base"
+    )
+    tasks = by_id(failed)
+
+    assert failed["run"]["status"] == "failed"
+    assert tasks["build|linux/base"]["status"] == "failed"
+    assert tasks["copy|linux/base|(factory)"]["status"] == "skipped"
+    assert tasks["build|linux/tools"]["status"] == "skipped"
+    assert "did not reach the factory lab" in tasks["build|linux/tools"]["error"]
+    assert tasks["copy|linux/tools|team"]["status"] == "skipped"
+
+    response = stack.api().post(f"/api/runs/{failed['run']['run_id']}/retry")
+    assert response.status_code == 202, response.text
+    retried = wait_for_run(stack, failed["run"]["run_id"])
+    tasks = by_id(retried)
+
+    assert retried["run"]["status"] == "succeeded", retried["run"]["error"]
+    assert tasks["build|linux/tools"]["status"] == "succeeded"
+    assert tasks["copy|linux/tools|team"]["status"] == "succeeded"
