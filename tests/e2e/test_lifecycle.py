@@ -46,7 +46,10 @@ SETTINGS = {
     # The watchdog resumes a run after 3 seconds without progress.
     "FACTORY_WATCHDOG_STALL_MINUTES": "0.05",
     "FACTORY_AUTO_DISABLE_AFTER": "2",
+    "FACTORY_MONITOR_INTERVAL_SECONDS": "1",
 }
+# Builds take about 5 s instead of the default 12 s.
+TIME_SCALE = 0.004
 
 
 @dataclass
@@ -112,7 +115,12 @@ def with_extra_artifact(text: str, packages: str) -> str:
 def life(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lifecycle]:
     base = tmp_path_factory.mktemp("lifecycle")
     repo, _ = ConfigRepo.create_from(ROOT / "examples" / "config-repo", base / "config")
-    stack = LocalStack(base / "stack", config_repo=repo.path, extra_settings=SETTINGS)
+    stack = LocalStack(
+        base / "stack",
+        config_repo=repo.path,
+        extra_settings=SETTINGS,
+        time_scale=TIME_SCALE,
+    )
     stack.start()
     try:
         with pytest.MonkeyPatch.context() as env:
