@@ -36,7 +36,7 @@ FACTORY_LAB = "(factory)"
 
 @dataclass(frozen=True)
 class PlannedImage:
-    """What the plan does with one image: build a new version or reuse one.
+    """The plan's decision for one image: build a new version or reuse one.
 
     `included` is false for an image the run neither builds nor copies; its
     version is still resolved for the images built on it. `version` is
@@ -77,10 +77,12 @@ def plan_images(
 ) -> dict[str, PlannedImage]:
     """Decide, parents first, which images the run builds and which versions it reuses.
 
-    The run builds a requested image whose content hash has no version (or
-    every requested image when it is forced), an image that a requested
-    image is built on when it has no version, and every image built on an
-    image that the run builds.
+    The run builds:
+
+    - a requested image whose content hash has no version, or every requested
+      image when the run is forced;
+    - an image that a requested image is built on, when it has no version;
+    - every image built on an image that the run builds.
     """
     requested = set(select(sorted(config.images), run.requested_images))
     needed = requested | _ancestors(config, requested)
@@ -218,8 +220,8 @@ def _build_task(
 ) -> Task:
     depends_on = ""
     if plan.parent is not None:
-        # Wait for the parent version's custom image in the factory lab, unless
-        # the lab holds it already.
+        # Wait for the parent version's custom image in the factory lab,
+        # unless the lab has it already.
         depends_on = copy_task_id(plan.parent.name, FACTORY_LAB)
     return Task(
         run_id=run.run_id,
@@ -265,7 +267,7 @@ def _ordered(config: FactoryConfig, tasks: list[Task]) -> list[Task]:
     """Sort tasks parents first, and clear dependencies on tasks the plan left out.
 
     A layered build depends on its parent's factory lab copy, which the plan
-    leaves out when the factory lab holds that version already.
+    leaves out when the factory lab has that version already.
     """
     task_ids = {task.task_id for task in tasks}
     for task in tasks:
@@ -280,7 +282,7 @@ def build_definition(
     targets: list[str],
     parent: ResolvedParent | None = None,
 ) -> dict[str, Any]:
-    """The parts of an image definition a build needs, stored on its task.
+    """Return the parts of an image definition a build needs, stored on its task.
 
     A build starts from either `gallery`, a Marketplace image, or
     `base_image`, the parent version whose custom image in the factory lab

@@ -80,7 +80,11 @@ def _azure_command(issue: ConfigIssue, root: Path) -> str:
 
 
 def _path_in_checkout(file: str, root: Path) -> str:
-    """Return the issue's file relative to the working directory (the checkout in CI)."""
+    """Return the issue's file relative to the working directory.
+
+    In a CI job the working directory is the checkout, and annotations name
+    files relative to it.
+    """
     return os.path.normpath(os.path.join(root, file)).replace(os.sep, "/")
 
 

@@ -34,7 +34,7 @@ ACCOUNT_NAME_SETTING = "AzureWebJobsStorage__accountName"
 
 
 class StateUnreadable(Exception):
-    """The recorded state could not be read; the message says why and what to check."""
+    """The recorded state could not be read. The message states why and what to check."""
 
 
 @dataclass
@@ -92,7 +92,7 @@ def open_state(
         )
     store = StateStore(_TablesOnly(service))  # type: ignore[arg-type]
     state = RecordedState(store)
-    # A table that does not exist yet holds nothing: the factory never wrote to it.
+    # A table that does not exist yet is empty: the factory never wrote to it.
     try:
         with _reading():
             state.versions = store.list_versions()
@@ -178,10 +178,10 @@ def predict_retirements(
 
 
 def _team_lab_ids(config: FactoryConfig, state: RecordedState) -> set[str]:
-    """Team labs as the retention phase sees them: configured ones and earlier ones.
+    """Return the team lab ids that the retention phase reads: configured and earlier ones.
 
-    A lab that left labs.yaml still holds the factory's images, which retention
-    removes. The factory lab counts only when labs.yaml lists it.
+    A lab that left labs.yaml still contains the factory's images, which
+    retention removes. The factory lab counts only when labs.yaml lists it.
     """
     ids = {lab.lab_id.lower() for lab in config.labs}
     factory_lab = config.factory_lab_id.lower()

@@ -94,7 +94,7 @@ def _json_report(
 
 
 def _is_legacy(root: Path) -> bool:
-    """Whether the loader reads `root` in the PowerShell factory's layout."""
+    """Return whether the loader reads `root` in the PowerShell factory's layout."""
     if (root / limits.LABS_FILE).exists():
         return False
     return any(

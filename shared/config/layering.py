@@ -19,7 +19,7 @@ def check_layering(
 ) -> None:
     """Report unknown parents, OS type mismatches, cycles and chains that are too long.
 
-    `images` holds the valid images, `image_names` the names of every image
+    `images` contains the valid images, `image_names` the names of every image
     file found (valid or not), and `parent_nodes` the `base.image` node of
     each layered image. An image whose parent file has errors of its own is
     not checked further.

@@ -29,7 +29,7 @@ _NAME_CHARACTERS_RE = re.compile(r"[^a-z0-9_-]+")
 
 @dataclass(frozen=True)
 class LegacyLayout:
-    """Where the PowerShell factory's files are: at the root or below Configuration/."""
+    """The location of the PowerShell factory's files: the root or Configuration/."""
 
     root: str
 
@@ -44,7 +44,7 @@ class LegacyLayout:
 
 @dataclass(frozen=True)
 class LegacyOptions:
-    """What the old layout does not say: the factory lab, and real ids for its labs.
+    """Settings that the old layout lacks: the factory lab, and real ids of its labs.
 
     `factory_lab` is the resource id of the factory lab, for a repository
     without factory.yaml. `lab_map` maps a LabName of Labs.json to the
@@ -92,8 +92,9 @@ def image_name_of(relative: str) -> str:
 def pattern_of(image_path: str) -> str:
     """Return the labs.yaml pattern of an ImagePaths entry.
 
-    A path to a ".json" template names that image; any other path names a
-    folder, whose images a trailing "/" selects; an empty path selects all.
+    A path to a ".json" template names that image. Any other path names a
+    folder, and the pattern ends in "/" to select every image below it. An
+    empty path selects all images.
     """
     path = image_path.replace("\\", "/").strip().strip("/")
     path = path.removeprefix("./")

@@ -1,7 +1,7 @@
 """Evaluate the ARM template expressions that golden image templates use.
 
 A string value that starts with "[" and ends with "]" is an expression, such
-as ``[concat(parameters('labName'), '/', parameters('newVMName'))]``; one
+as ``[concat(parameters('labName'), '/', parameters('newVMName'))]``. A value
 that starts with "[[" is a literal that starts with "[". The evaluator knows
 the functions that templates exported from DevTest Labs use: parameters,
 variables, concat, resourceGroup, subscription, resourceId, toLower and
@@ -43,7 +43,7 @@ class MissingParameter(ExpressionError):
 
 @dataclass(frozen=True)
 class TemplateScope:
-    """What an expression can refer to: the template's parameters and variables.
+    """The names an expression can refer to: the template's parameters and variables.
 
     `parameters` maps a parameter name to its value; a parameter that is
     declared without a defaultValue is left out and raises

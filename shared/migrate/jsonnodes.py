@@ -38,7 +38,7 @@ class JsonNode:
     """A JSON value with its position.
 
     `value` is a str, int, float, bool or None for scalars, a list of nodes
-    for an array and a dict of key to node for an object. `keys` holds the
+    for an array and a dict of key to node for an object. `keys` contains the
     key nodes of an object, for errors about a key itself.
     """
 

@@ -4,7 +4,7 @@ Each entry names a lab by SubscriptionId, ResourceGroup and LabName, and
 lists ImagePaths relative to GoldenImages/: a path that ends in ".json"
 names one template, any other path a folder whose templates all go to the
 lab. Lab ids can come from a mapping instead (LabName to resource id), for
-a file that still holds the sample's placeholders.
+a file that still contains the sample's placeholders.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The converter writes the new format and the ordinary validator checks it.
 Its issues name converted files and fields, such as
-``images/win2016/datacenter.yaml`` and ``artifacts[0].name``; a source map
-turns them back into the original file, line, column and JSON path, so a
-user of the old layout sees where to fix the file they wrote.
+``images/win2016/datacenter.yaml`` and ``artifacts[0].name``. A source map
+turns them back into the original file, line, column and JSON path, so that
+a user of the old layout is pointed at the file they wrote.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class SourceMap:
     """Where the fields of one converted file came from.
 
     `fields` maps a field path of the converted file to the JSON node it came
-    from and that node's path in the original file. `failed` holds the fields
+    from and that node's path in the original file. `failed` contains the fields
     left out because their value could not be read, which is reported already.
     """
 
@@ -35,7 +35,7 @@ class SourceMap:
     failed: set[str] = field(default_factory=set)
 
     def is_failed(self, converted: str) -> bool:
-        """Whether a field, or a field it is part of, was left out as unreadable."""
+        """Return whether a field, or a field it is part of, was left out as unreadable."""
         return any(
             converted == failed or converted.startswith((failed + ".", failed + "["))
             for failed in self.failed
@@ -82,6 +82,6 @@ def remap_issue(issue: ConfigIssue, sources: dict[str, SourceMap]) -> ConfigIssu
 
 
 def reported_already(issue: ConfigIssue, sources: dict[str, SourceMap]) -> bool:
-    """Whether an issue is about a converted field that was left out as unreadable."""
+    """Return whether an issue is about a converted field left out as unreadable."""
     source = sources.get(issue.file)
     return source is not None and source.is_failed(issue.field)

@@ -118,7 +118,7 @@ def _create_vm(factory: Factory, task: Task) -> None:
 
 
 def _base_image_ready(factory: Factory, task: Task) -> bool:
-    """Whether a layered build's base image is in the factory lab; log why not."""
+    """Return whether a layered build's base image is in the factory lab, logging why not."""
     if not task.depends_on:
         return True
     copy = factory.store.get_task(task.run_id, task.depends_on)
