@@ -100,15 +100,24 @@ class Settings:
                 f"FACTORY_ARM_ENDPOINT={arm_endpoint!r} is invalid: Azure Resource "
                 "Manager is reached over https only (default https://management.azure.com)"
             )
-        interval = _positive_float(
-            env, "FACTORY_MONITOR_INTERVAL_SECONDS", 60.0, problems
+        interval = _number(
+            env, "FACTORY_MONITOR_INTERVAL_SECONDS", 60.0, problems, "seconds"
         )
-        stall = _positive_float(env, "FACTORY_WATCHDOG_STALL_MINUTES", 30.0, problems)
-        deadline = _positive_float(env, "FACTORY_RUN_DEADLINE_HOURS", 24.0, problems)
-        margin = _non_negative_float(
-            env, "FACTORY_ORPHAN_MARGIN_MINUTES", 30.0, problems
+        stall = _number(
+            env, "FACTORY_WATCHDOG_STALL_MINUTES", 30.0, problems, "minutes"
         )
-        disable_after = _positive_float(env, "FACTORY_AUTO_DISABLE_AFTER", 3, problems)
+        deadline = _number(env, "FACTORY_RUN_DEADLINE_HOURS", 24.0, problems, "hours")
+        margin = _number(
+            env,
+            "FACTORY_ORPHAN_MARGIN_MINUTES",
+            30.0,
+            problems,
+            "minutes",
+            allow_zero=True,
+        )
+        disable_after = _number(
+            env, "FACTORY_AUTO_DISABLE_AFTER", 3, problems, "failed builds"
+        )
         if disable_after != int(disable_after):
             problems.append(
                 f"FACTORY_AUTO_DISABLE_AFTER={disable_after!r} is invalid: use a whole "
@@ -190,9 +199,15 @@ def _storage_settings(env: Mapping[str, str], problems: list[str]) -> StorageSet
     )
 
 
-def _positive_float(
-    env: Mapping[str, str], name: str, default: float, problems: list[str]
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    problems: list[str],
+    unit: str,
+    allow_zero: bool = False,
 ) -> float:
+    """Read a number setting; an invalid one is added to ``problems`` and the default used."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -200,26 +215,9 @@ def _positive_float(
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value <= 0:
-        problems.append(f"{name}={raw!r} is invalid: use a number of seconds above 0")
-        return default
-    return value
-
-
-def _non_negative_float(
-    env: Mapping[str, str], name: str, default: float, problems: list[str]
-) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        problems.append(
-            f"{name}={raw!r} is invalid: use a number of minutes, 0 or more"
-        )
+    if value < 0 or (value == 0 and not allow_zero):
+        limit = "0 or more" if allow_zero else "above 0"
+        problems.append(f"{name}={raw!r} is invalid: use a number of {unit}, {limit}")
         return default
     return value
 

@@ -42,6 +42,22 @@ class WebhookResult:
     body: dict[str, Any]
 
 
+def _require_secret(
+    secret: str | None, setting: str, provider: str, body: bytes
+) -> str:
+    """Return the webhook secret; reject a delivery without one configured, or too large."""
+    if not secret:
+        logger.error("%s delivery rejected: %s is not set", provider, setting)
+        raise WebhookError(
+            f"the factory has no {provider} webhook secret: set {setting}", status=500
+        )
+    if len(body) > MAX_WEBHOOK_BODY_BYTES:
+        raise WebhookError(
+            f"payload of {len(body)} bytes is over the 25 MB limit", status=413
+        )
+    return secret
+
+
 def github_signature(secret: str, body: bytes) -> str:
     """Return the ``X-Hub-Signature-256`` value GitHub sends for ``body``."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -60,19 +76,12 @@ def handle_github(
     factory: Factory, headers: Mapping[str, str], body: bytes
 ) -> WebhookResult:
     """Verify and act on one GitHub delivery. ``headers`` keys are lower case."""
-    secret = factory.settings.github_webhook_secret
-    if not secret:
-        logger.error(
-            "GitHub delivery rejected: FACTORY_GITHUB_WEBHOOK_SECRET is not set"
-        )
-        raise WebhookError(
-            "the factory has no GitHub webhook secret: set FACTORY_GITHUB_WEBHOOK_SECRET",
-            status=500,
-        )
-    if len(body) > MAX_WEBHOOK_BODY_BYTES:
-        raise WebhookError(
-            f"payload of {len(body)} bytes is over the 25 MB limit", status=413
-        )
+    secret = _require_secret(
+        factory.settings.github_webhook_secret,
+        "FACTORY_GITHUB_WEBHOOK_SECRET",
+        "GitHub",
+        body,
+    )
     verify_github_signature(secret, body, headers.get("x-hub-signature-256"))
 
     event = headers.get("x-github-event", "")
@@ -153,19 +162,12 @@ def handle_azure_devops(
     factory: Factory, headers: Mapping[str, str], body: bytes
 ) -> WebhookResult:
     """Authenticate and act on one Azure DevOps ``git.push`` service hook delivery."""
-    secret = factory.settings.ado_webhook_secret
-    if not secret:
-        logger.error(
-            "Azure DevOps delivery rejected: FACTORY_ADO_WEBHOOK_SECRET is not set"
-        )
-        raise WebhookError(
-            "the factory has no Azure DevOps webhook secret: set FACTORY_ADO_WEBHOOK_SECRET",
-            status=500,
-        )
-    if len(body) > MAX_WEBHOOK_BODY_BYTES:
-        raise WebhookError(
-            f"payload of {len(body)} bytes is over the 25 MB limit", status=413
-        )
+    secret = _require_secret(
+        factory.settings.ado_webhook_secret,
+        "FACTORY_ADO_WEBHOOK_SECRET",
+        "Azure DevOps",
+        body,
+    )
     verify_ado_secret(secret, headers)
     try:
         payload = json.loads(body)

@@ -15,8 +15,7 @@ from datetime import timedelta
 
 from shared.context import Factory
 from shared.models import Run, RunStatus
-from shared.notify import run_ended
-from shared.pipeline.tasks import resume_run
+from shared.pipeline.tasks import fail_run, resume_run
 from shared.queues import PLAN_QUEUE, StageMessage
 
 logger = logging.getLogger(__name__)
@@ -65,19 +64,10 @@ def run_watchdog(factory: Factory) -> WatchdogReport:
 
 def _fail(factory: Factory, run: Run, deadline: timedelta) -> None:
     hours = deadline.total_seconds() / 3600
-    reason = f"the run did not finish within {hours:g} hours of its start"
-
-    def change(current: Run) -> bool:
-        if RunStatus(current.status).is_final:
-            return False
-        current.status = RunStatus.FAILED
-        current.error = reason
-        current.finished_at = factory.now()
-        return True
-
-    run = factory.store.update_run(run.run_id, change)
-    if run.status == RunStatus.FAILED and run.error == reason:
-        run_ended(factory, run)
+    run = fail_run(
+        factory,
+        run.run_id,
+        f"the run did not finish within {hours:g} hours of its start",
+    )
     # Wake the open tasks so that they delete what they created.
     resume_run(factory, run)
-    logger.error("run %s failed: %s", run.run_id, reason)

@@ -197,25 +197,24 @@ def _settle_ended_factory_copies(factory: Factory, tasks: list[Task]) -> None:
         settle_layered_builds(factory, copy)
 
 
-def fail_run(factory: Factory, run_id: str, error: str) -> None:
-    """End a run that has not ended yet as failed, with ``error``."""
+def fail_run(factory: Factory, run_id: str, error: str) -> Run:
+    """End a run that has not ended yet as failed, with ``error``; return the run.
+
+    Sends the run's notifications when this call is the one that ended it.
+    """
+    ended = False
 
     def change(run: Run) -> bool:
-        if RunStatus(run.status).is_final:
-            return False
-        run.status = RunStatus.FAILED
-        run.error = error
-        run.finished_at = factory.now()
-        return True
+        nonlocal ended
+        ended = not RunStatus(run.status).is_final
+        if ended:
+            run.status = RunStatus.FAILED
+            run.error = error
+            run.finished_at = factory.now()
+        return ended
 
-    ended: list[bool] = []
-
-    def record(run: Run) -> bool:
-        ended.clear()
-        ended.append(change(run))
-        return ended[0]
-
-    run = factory.store.update_run(run_id, record)
-    logger.error("run %s failed: %s", run_id, error)
-    if ended and ended[0]:
+    run = factory.store.update_run(run_id, change)
+    if ended:
+        logger.error("run %s failed: %s", run_id, error)
         run_ended(factory, run)
+    return run
