@@ -12,7 +12,7 @@ STORAGE_CONNECTION = "AzureWebJobsStorage"
 
 
 def run_stage(queue: str, msg: func.QueueMessage) -> None:
-    """Handle one delivery of a stage message; an exception asks the host to redeliver."""
+    """Handle one delivery of a stage message; an exception makes the host deliver it again."""
     start_telemetry()
     body = msg.get_body().decode("utf-8", errors="replace")
     process_stage_message(get_factory(), queue, body, msg.dequeue_count or 1)

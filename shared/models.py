@@ -56,7 +56,7 @@ class TaskKind(StrEnum):
 
 
 class RetireTarget(StrEnum):
-    """What a retire task deletes."""
+    """Kind of resource that a retire task deletes."""
 
     CUSTOM_IMAGE = "custom_image"
     VHD = "vhd"
@@ -86,7 +86,7 @@ class Run:
     requested_images: list[str] | None = None
     requested_labs: list[str] | None = None
     force: bool = False
-    # Expiry runs build nothing: they only retire what the policies say.
+    # Expiry runs build nothing: they only apply the retention rules.
     retire_only: bool = False
     retirement_planned: bool = False
     delivery_id: str = ""

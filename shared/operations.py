@@ -16,7 +16,7 @@ RETRYABLE_TASK_STATUSES = {TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CAN
 
 
 class OperationRejected(Exception):
-    """The run is not in a state that allows the action; the message says why."""
+    """The run is not in a state that allows the action; the message gives the reason."""
 
 
 def cancel_run(factory: Factory, run_id: str, requested_by: str) -> Run:

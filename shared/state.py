@@ -72,7 +72,7 @@ class ImageHealth:
 
 @dataclass(frozen=True)
 class BuildLock:
-    """Which build of an image may run now; the holder's task owns the image."""
+    """Lock row naming the one build of an image that may run now."""
 
     image: str
     run_id: str

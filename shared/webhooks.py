@@ -36,7 +36,7 @@ ZERO_SHA = "0" * 40
 
 @dataclass(frozen=True)
 class WebhookResult:
-    """The HTTP answer to a delivery."""
+    """HTTP response to a delivery."""
 
     status: int
     body: dict[str, Any]

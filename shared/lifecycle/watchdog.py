@@ -25,7 +25,7 @@ RUNS_EXAMINED = 500
 
 @dataclass
 class WatchdogReport:
-    """What one watchdog pass did, by run id."""
+    """Run ids that one watchdog pass resumed or failed."""
 
     resumed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
