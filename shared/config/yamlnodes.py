@@ -27,6 +27,7 @@ _BOOL_WORDS = {
     "False": False,
     "FALSE": False,
 }
+_MAX_INT_DIGITS = 100
 _INT_RE = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT_RE = re.compile(
     r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
@@ -183,9 +184,13 @@ def read_scalar(node: yaml.ScalarNode) -> Scalar:
         return Scalar("null", None, text)
     if text in _BOOL_WORDS:
         return Scalar("bool", _BOOL_WORDS[text], text)
-    if _INT_RE.fullmatch(text):
+    if _INT_RE.fullmatch(text) and len(text) <= _MAX_INT_DIGITS:
         base = 0 if text[:2] in ("0o", "0x") else 10
         return Scalar("int", int(text, base), text)
+    if _INT_RE.fullmatch(text):
+        # Python refuses to convert more than 4300 digits, and no setting
+        # needs more than a few: longer runs of digits read as text.
+        return Scalar("str", text, text)
     if _FLOAT_RE.fullmatch(text):
         number = text.lower().replace(".inf", "inf").replace(".nan", "nan")
         return Scalar("float", float(number), text)

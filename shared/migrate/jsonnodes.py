@@ -18,6 +18,7 @@ from shared.config.limits import MAX_YAML_DEPTH
 from shared.config.yamlnodes import YamlRejected, decode_utf8
 
 MAX_JSON_DEPTH = MAX_YAML_DEPTH
+MAX_INTEGER_DIGITS = 100
 _NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _WHITESPACE = " \t\r\n"
 _LITERALS = {"true": True, "false": False, "null": None}
@@ -216,4 +217,9 @@ class _Parser:
         number = match.group(0)
         if match.group(2) or match.group(3):
             return float(number)
+        if len(number) > MAX_INTEGER_DIGITS:
+            # Python refuses to convert integers of more than 4300 digits.
+            raise self.error(
+                f"a number of {len(number)} digits", match.start(), "Shorten it."
+            )
         return int(number)

@@ -125,6 +125,7 @@ def test_json_byte_order_mark_allowed() -> None:
         (b"[tru]", (1, 2), "expected a value"),
         (b"\n\n  \xff", (3, 3), "invalid UTF-8"),
         (b"[" * 40 + b"]" * 40, (1, 33), "nesting is deeper than 32 levels"),
+        (b"[1, " + b"9" * 5000 + b"]", (1, 5), "a number of 5000 digits"),
     ],
 )
 def test_json_rejected_with_position(

@@ -265,3 +265,11 @@ def test_hostile_dir_missing_root(tmp_path: Path) -> None:
         load_config_dir(tmp_path / "absent")
 
     assert "cannot read the configuration directory" in caught.value.errors[0].message
+
+
+def test_hostile_huge_integer_rejected_cleanly() -> None:
+    image = minimal_files()["images/linux/base.yaml"] + b"refresh_days: " + b"9" * 5000
+    errors = load_errors(minimal_files({"images/linux/base.yaml": image}))
+    issue = find_issue(errors, "refresh_days")
+
+    assert "expected a whole number from 1 to 365, got a string" in issue.message
