@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,6 +88,12 @@ TASK_KEY_PREFIX = "task|"
 # Azure rejects a transaction of more than 100 operations.
 MAX_TRANSACTION_OPERATIONS = 100
 MAX_CAS_ATTEMPTS = 50
+# A writer that lost the race for the run's header sleeps a random time
+# before it reads the header again, so that many finishers do not retry in
+# lockstep. The upper limit starts at this many seconds and doubles per lost
+# attempt, up to the maximum.
+CAS_BACKOFF_SECONDS = 0.02
+CAS_BACKOFF_MAX_SECONDS = 1.0
 
 
 def task_row_key(task_id: str) -> str:
@@ -256,7 +264,7 @@ class StateStore:
                 f"{len(tasks)} tasks do not fit one transaction with the header"
             )
         table = self.table(TASKS_TABLE)
-        for _ in range(MAX_CAS_ATTEMPTS):
+        for attempt in range(MAX_CAS_ATTEMPTS):
             run = self.get_run(run_id)
             change_header(run)
             operations: list[Any] = [
@@ -270,7 +278,9 @@ class StateStore:
                 results = table.submit_transaction(operations)
             except TableTransactionError as exc:
                 if exc.index == len(operations) - 1:
-                    continue  # only the header moved on: apply the change again
+                    # Only the header moved on: apply the change again.
+                    _cas_backoff(attempt)
+                    continue
                 raise ResourceModifiedError(
                     f"task {tasks[exc.index].task_id} of run {run_id} changed "
                     "while it was being written"
@@ -442,6 +452,11 @@ class StateStore:
             existing = table.get_entity(escape_key(source), escape_key(delivery_id))
             return str(existing["run_id"])
         return run_id
+
+
+def _cas_backoff(attempt: int) -> None:
+    limit = min(CAS_BACKOFF_MAX_SECONDS, CAS_BACKOFF_SECONDS * 2**attempt)
+    time.sleep(random.uniform(0, limit))
 
 
 def _keyed(record: Any, partition: str, row: str) -> dict[str, Any]:
