@@ -35,7 +35,7 @@ th,td{border:1px solid #d1d9e0;padding:.3rem .6rem;text-align:left;font-size:.88
 vertical-align:top}
 th{background:#f6f8fa}
 td.error{max-width:32rem;color:#8c1b13;font-size:.82rem}
-code{font-size:.82rem}
+code{font-size:.82rem}td{white-space:nowrap}td.error{white-space:normal}
 .badge{display:inline-block;border-radius:1rem;padding:0 .55rem;font-size:.8rem;
 font-weight:600;white-space:nowrap}
 .succeeded{background:#dafbe1;color:#116329}
