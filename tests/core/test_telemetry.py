@@ -550,7 +550,8 @@ def test_log_context_becomes_custom_dimensions() -> None:
     # NOTE: _convert_log_to_envelope is private to azure-monitor-opentelemetry-
     # exporter 1.0.0b58; it is what AzureMonitorLogExporter.export calls per record.
     envelope = _convert_log_to_envelope(record)
-    properties = envelope.data.base_data.properties
+    assert envelope.data is not None
+    properties = envelope.data.base_data.properties  # type: ignore[union-attr]
     assert properties["run_id"] == RUN_ID
     assert properties["task_id"] == TASK_ID
     assert properties["stage"] == "capture"
