@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.logcontext import redact
+
 
 class RunStatus(StrEnum):
     QUEUED = "queued"
@@ -228,6 +230,8 @@ def _iso(value: datetime | None) -> str | None:
 
 # Field types that the tables store as JSON text.
 _JSON_FIELDS = {"requested_images", "requested_labs"}
+# Fields that carry messages from Azure and are redacted before they are stored.
+_FREE_TEXT_FIELDS = {"error", "reason"}
 
 
 def to_entity(record: Any) -> dict[str, Any]:
@@ -239,6 +243,10 @@ def to_entity(record: Any) -> dict[str, Any]:
         value = getattr(record, f.name)
         if f.name in _JSON_FIELDS:
             value = json.dumps(value)
+        elif f.name in _FREE_TEXT_FIELDS and value:
+            # Azure error messages can quote a SAS URL or a token; the API and
+            # the status page show these fields to every key holder.
+            value = redact(value)
         elif isinstance(value, StrEnum):
             value = str(value)
         if value is None:

@@ -37,7 +37,10 @@ from shared.queues import DISTRIBUTE_QUEUE, StageMessage
 
 logger = logging.getLogger(__name__)
 
-SOURCE_SAS_LIFETIME = timedelta(hours=6)
+# Long enough for Azure to finish a server-side copy of a large VHD (an
+# estimate: tens of minutes for a 30 to 130 GB disk), short enough to limit
+# what a leaked URL exposes.
+SOURCE_SAS_LIFETIME = timedelta(hours=2)
 
 
 def handle_distribute(factory: Factory, message: StageMessage) -> None:

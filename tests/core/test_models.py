@@ -63,3 +63,19 @@ def test_stage_message_rejects_non_object() -> None:
             assert "run_id" in str(exc)
         else:
             raise AssertionError(f"accepted {body}")
+
+
+def test_task_error_is_redacted_when_stored() -> None:
+    task = Task(
+        run_id="r",
+        task_id="copy|a|b",
+        kind="copy",
+        image="a",
+        version="1",
+        content_hash="00",
+        os_type="Linux",
+        error="403 on https://lab.blob.core.windows.net/uploads/a.vhd?sv=1&sig=SECRETSIG",
+    )
+    stored = to_entity(task)["error"]
+    assert "SECRETSIG" not in stored
+    assert "uploads/a.vhd" in stored

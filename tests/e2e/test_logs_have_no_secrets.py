@@ -257,11 +257,6 @@ def test_logs_contain_no_secret_shape(scanned_run: ScannedRun, shape: str) -> No
     assert found == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a task's error keeps Azure's message and the upload URI as they "
-    "were, SAS signatures included",
-)
 def test_api_errors_contain_no_signature(scanned_run: ScannedRun) -> None:
     errors = [scanned_run.run["run"]["error"] or ""]
     errors += [task["error"] or "" for task in scanned_run.run["tasks"]]
