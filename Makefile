@@ -33,7 +33,7 @@ format: $(PY_STAMP)
 # The status page test drives headless Chromium (Debian's package); CI runs
 # as root on a fresh machine, so the target installs it when it is missing.
 test: setup lint
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
