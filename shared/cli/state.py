@@ -24,7 +24,12 @@ from azure.core.exceptions import (
 
 from shared.cli.common import UsageError
 from shared.config import FactoryConfig
-from shared.lifecycle.retention import LabImage, Retirement, plan_retirements
+from shared.lifecycle.retention import (
+    LabImage,
+    Retirement,
+    current_content_hashes,
+    plan_retirements,
+)
 from shared.models import ImageVersion, Task, TaskKind
 from shared.planner import custom_image_name
 from shared.state import StateStore
@@ -174,7 +179,19 @@ def predict_retirements(
         for task in tasks
         if task.kind == TaskKind.COPY and task.lab_id.lower() in team_labs
     ]
-    return plan_retirements(config, lab_images, versions, now)
+
+    def find_version(image: str, content_hash: str) -> ImageVersion | None:
+        matches = [
+            v
+            for v in versions
+            if v.image == image
+            and v.content_hash == content_hash
+            and v.state == "available"
+        ]
+        return max(matches, key=lambda v: v.version) if matches else None
+
+    hashes = current_content_hashes(config, find_version)
+    return plan_retirements(config, lab_images, versions, now, current_hashes=hashes)
 
 
 def _team_lab_ids(config: FactoryConfig, state: RecordedState) -> set[str]:

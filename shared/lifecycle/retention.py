@@ -10,7 +10,7 @@ the retirement runs, not here, because VMs come and go in between.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,10 +77,17 @@ def plan_retirements(
     now: datetime,
     factory_vms: Iterable[FactoryVm] = (),
     orphan_margin: timedelta = DEFAULT_ORPHAN_MARGIN,
+    current_hashes: Mapping[str, str] | None = None,
 ) -> list[Retirement]:
-    """Return every retirement the configuration's policies call for, now."""
+    """Return every retirement the configuration's policies call for, now.
+
+    ``current_hashes`` maps image names to the content hash of their current
+    definition, resolved against the parent's newest version for layered
+    images (see :func:`current_content_hashes`); without it, the unresolved
+    hash of each definition is used.
+    """
     retirements = _lab_retirements(config, lab_images, now)
-    retirements += _store_retirements(config, versions, now)
+    retirements += _store_retirements(config, versions, now, current_hashes)
     retirements += _orphan_vms(config, factory_vms, now, orphan_margin)
     return retirements
 
@@ -125,7 +132,10 @@ def _lab_retirements(
 
 
 def _store_retirements(
-    config: FactoryConfig, versions: Iterable[ImageVersion], now: datetime
+    config: FactoryConfig,
+    versions: Iterable[ImageVersion],
+    now: datetime,
+    current_hashes: Mapping[str, str] | None,
 ) -> list[Retirement]:
     grouped: dict[str, list[ImageVersion]] = defaultdict(list)
     for version in versions:
@@ -137,6 +147,8 @@ def _store_retirements(
         available.sort(key=lambda v: v.version, reverse=True)
         image = config.images.get(image_name)
         current_hash = image.content_hash() if image else None
+        if current_hashes is not None:
+            current_hash = current_hashes.get(image_name, current_hash)
         keep = image.versions_to_keep if image else 0
         for index, version in enumerate(available):
             expired = _expired(config, image_name, version.created_at, now)
@@ -214,3 +226,17 @@ def _expired(
     if now - created > timedelta(days=lifetime_days):
         return f"past its maximum lifetime of {lifetime_days} days"
     return ""
+
+
+def current_content_hashes(
+    config: FactoryConfig, find_version: Callable[[str, str], ImageVersion | None]
+) -> dict[str, str]:
+    """Return each image's current content hash, layered images resolved to their parent."""
+    from shared.models import Run
+    from shared.planner import plan_images
+
+    neutral = Run(run_id="retention", trigger="expiry", ref="")
+    return {
+        name: plan.content_hash
+        for name, plan in plan_images(config, neutral, find_version).items()
+    }

@@ -17,7 +17,12 @@ from shared.context import Factory
 from shared.errors import AzureOperationError
 from shared.gitsource import ConfigSourceError
 from shared.lifecycle.inventory import factory_lab_images, factory_vms, team_lab_ids
-from shared.lifecycle.retention import LabImage, Retirement, plan_retirements
+from shared.lifecycle.retention import (
+    LabImage,
+    Retirement,
+    current_content_hashes,
+    plan_retirements,
+)
 from shared.models import RetireTarget, Run, RunStatus, Task, TaskKind
 from shared.notify import run_ended
 from shared.pipeline.runconfig import fetch_run_config
@@ -122,8 +127,10 @@ def find_retirements(factory: Factory, run: Run) -> list[Retirement]:
             )
     vms = factory_vms(factory, config.factory_lab_id)
     margin = timedelta(minutes=factory.settings.orphan_margin_minutes)
+    hashes = current_content_hashes(config, factory.store.find_version)
+    versions = factory.store.list_versions()
     return plan_retirements(
-        config, lab_images, factory.store.list_versions(), factory.now(), vms, margin
+        config, lab_images, versions, factory.now(), vms, margin, hashes
     )
 
 
