@@ -39,6 +39,7 @@ def _answer(
         try:
             result = handler(get_factory(), headers, req.get_body())
         except WebhookError as exc:
-            error = {"code": "InvalidDelivery", "message": str(exc)}
+            code = "WebhookNotConfigured" if exc.status == 500 else "InvalidDelivery"
+            error = {"code": code, "message": str(exc)}
             return json_response(exc.status, {"error": error})
     return json_response(result.status, result.body)

@@ -7,6 +7,7 @@ turns that into an ``HttpResponse``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from shared.context import Factory
@@ -16,6 +17,11 @@ from shared.operations import OperationRejected, cancel_run, retry_run
 from shared.pipeline.runs import new_run_id, start_run
 
 MAX_REQUEST_BODY_BYTES = 64 * 1024
+# Image names are at most 64 characters; a pattern a little longer covers
+# wildcards. The run row stores the lists, within Table Storage's 32K limit.
+MAX_PATTERN_LENGTH = 128
+MAX_PATTERNS = 100
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
 MAX_LIST_LIMIT = 500
 
 Response = tuple[int, dict[str, Any]]
@@ -50,6 +56,9 @@ def create_run(factory: Factory, body: bytes, requested_by: str) -> Response:
             return bad_request(
                 f"{name} must be a list of names or patterns, got {value!r}"
             )
+        problem = _pattern_problem(name, value or [])
+        if problem:
+            return bad_request(problem)
         lists[name] = value or None
     ref = data.get("ref", f"refs/heads/{factory.settings.config_branch}")
     if not isinstance(ref, str) or not ref:
@@ -73,6 +82,25 @@ def create_run(factory: Factory, body: bytes, requested_by: str) -> Response:
     return 202, {"run_id": run.run_id, "status": str(run.status)}
 
 
+def _pattern_problem(field: str, patterns: list[str]) -> str:
+    """Return why a list of names or patterns is invalid, or ''."""
+    if len(patterns) > MAX_PATTERNS:
+        return f"{field} has {len(patterns)} entries: give at most {MAX_PATTERNS}"
+    for pattern in patterns:
+        shown = pattern if len(pattern) <= 80 else pattern[:80] + "..."
+        if len(pattern) > MAX_PATTERN_LENGTH:
+            return (
+                f"{field} entry {shown!r} has {len(pattern)} characters: "
+                f"use at most {MAX_PATTERN_LENGTH}"
+            )
+        if ".." in pattern.split("/") or pattern.startswith("/") or "\\" in pattern:
+            return (
+                f"{field} entry {shown!r} is invalid: use names or patterns "
+                "below images/, without '..'"
+            )
+    return ""
+
+
 def list_runs(factory: Factory, limit_text: str | None) -> Response:
     try:
         limit = int(limit_text) if limit_text else 50
@@ -84,6 +112,14 @@ def list_runs(factory: Factory, limit_text: str | None) -> Response:
 
 
 def show_run(factory: Factory, run_id: str) -> Response:
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        return 404, {
+            "error": {
+                "code": "RunNotFound",
+                "message": "no run has that id: run ids look like "
+                "20261204-153000-9f2c1a (GET /api/runs lists them)",
+            }
+        }
     try:
         run = factory.store.get_run(run_id)
     except RunNotFoundError as exc:

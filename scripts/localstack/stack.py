@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -53,6 +53,8 @@ class LocalStack:
     (Azurite, emulator, dev host); start_emulator and start_devhost start
     what they depend on first. Used as a context manager, the whole stack
     starts on entry and stops on exit, also on an exception or Ctrl-C.
+    emulator_args and devhost_args are appended to those services' command
+    lines, for example ``["--seed-labs", path]`` or ``["--message-lease", "5"]``.
     """
 
     def __init__(
@@ -65,6 +67,8 @@ class LocalStack:
         webhook_secret: str | None = None,
         time_scale: float | None = None,
         extra_settings: Mapping[str, str] | None = None,
+        emulator_args: Sequence[str] = (),
+        devhost_args: Sequence[str] = (),
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_SECONDS,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
     ) -> None:
@@ -75,6 +79,8 @@ class LocalStack:
         self.webhook_secret = webhook_secret or secrets.token_hex(20)
         self.time_scale = time_scale
         self.extra_settings = dict(extra_settings or {})
+        self.emulator_args = list(emulator_args)
+        self.devhost_args = list(devhost_args)
         self.startup_timeout = startup_timeout
         self.grace_seconds = grace_seconds
 
@@ -192,6 +198,7 @@ class LocalStack:
         argv += ["--storage-connection-string", connection_string]
         if self.time_scale is not None:
             argv += ["--time-scale", f"{self.time_scale:g}"]
+        argv += self.emulator_args
 
         data = self._start_and_wait(
             "emulator",
@@ -216,6 +223,7 @@ class LocalStack:
 
         argv = [sys.executable, "-m", "devhost", "--app-dir", str(self.repo_root)]
         argv += ["--state-dir", str(state_dir), "--port", "0"]
+        argv += self.devhost_args
         data = self._start_and_wait(
             "devhost",
             argv,
@@ -256,6 +264,8 @@ class LocalStack:
             "AzureWebJobsStorage": self.storage_connection_string,
             "FACTORY_CONFIG_BRANCH": self.config_branch,
             "FACTORY_GITHUB_WEBHOOK_SECRET": self.webhook_secret,
+            # One local secret serves both providers' webhooks.
+            "FACTORY_ADO_WEBHOOK_SECRET": self.webhook_secret,
             "FACTORY_ARM_ENDPOINT": emulator.arm_endpoint,
             "IDENTITY_ENDPOINT": emulator.identity_endpoint,
             "IDENTITY_HEADER": emulator.identity_header,

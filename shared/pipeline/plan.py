@@ -53,6 +53,10 @@ def handle_plan(factory: Factory, message: StageMessage) -> None:
         fail_run(factory, run.run_id, f"could not read the configuration: {exc}")
         return
 
+    unmatched = _unmatched_requests(config, run)
+    if unmatched:
+        fail_run(factory, run.run_id, unmatched)
+        return
     planning = None if run.retire_only else _without_disabled(factory, config, run)
     tasks = (
         []
@@ -94,6 +98,24 @@ def _mark_planning(factory: Factory) -> Callable[[Run], bool]:
         return True
 
     return change
+
+
+def _unmatched_requests(config: FactoryConfig, run: Run) -> str:
+    """Return why a run's requested images or labs name nothing, or ''."""
+    problems = []
+    images = sorted(config.images)
+    for pattern in run.requested_images or []:
+        if not select(images, [pattern]):
+            problems.append(
+                f"images entry {pattern!r} matches no image; images: {', '.join(images)}"
+            )
+    labs = sorted(lab.name for lab in config.labs)
+    for pattern in run.requested_labs or []:
+        if not select(labs, [pattern]):
+            problems.append(
+                f"labs entry {pattern!r} matches no team lab in labs.yaml; labs: {', '.join(labs)}"
+            )
+    return "; ".join(problems)
 
 
 def _without_disabled(factory: Factory, config: FactoryConfig, run: Run) -> Run | None:

@@ -146,3 +146,12 @@ def _with_extra_artifact(text: str) -> str:
     else:
         extra = "  - name: linux-apt-package\n    parameters:\n      packages: jq\n"
     return text.replace("artifacts:\n", "artifacts:\n" + extra, 1)
+
+
+def test_manual_run_with_unknown_lab_fails(stack: LocalStack) -> None:
+    response = stack.api().post("/api/runs", json={"labs": ["team-nope"]})
+    assert response.status_code == 202, response.text
+    data = wait_for_run(stack, response.json()["run_id"])
+    assert data["run"]["status"] == "failed"
+    assert "'team-nope' matches no team lab" in data["run"]["error"]
+    assert "team-web" in data["run"]["error"]
