@@ -11,13 +11,17 @@ import contextlib
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError
-from azure.storage.queue import QueueClient
 
 from shared.models import Task
 from shared.storage import StorageClients
+
+if TYPE_CHECKING:
+    # For type hints only: the queue SDK loads when the first client is made,
+    # which keeps it out of the function app's import at cold start.
+    from azure.storage.queue import QueueClient
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobClient
 
 from shared.config import LabRef, parse_resource_id
 from shared.context import Factory
@@ -27,6 +26,7 @@ from shared.models import RunStatus, Task, TaskStatus
 from shared.pipeline.blobcopy import (
     MAX_COPY_ATTEMPTS,
     CopyState,
+    blob_client,
     blob_url_without_query,
     copy_state,
     start_copy,
@@ -96,7 +96,7 @@ def _start_upload(factory: Factory, task: Task, lab: LabRef) -> None:
         SOURCE_SAS_LIFETIME,
     )
     task.copy_attempts += 1
-    start_copy(BlobClient.from_blob_url(upload_url), source)
+    start_copy(blob_client(upload_url), source)
     task.upload_blob_url = blob_url_without_query(upload_url)
     logger.info(
         "run %s: copying %s %s into lab %s",
@@ -111,7 +111,7 @@ def _upload_done(
     factory: Factory, task: Task, lab: LabRef, message: StageMessage
 ) -> bool:
     upload_url = factory.labs.upload_uri(lab, f"{task.custom_image_name}.vhd")
-    state, detail = copy_state(BlobClient.from_blob_url(upload_url))
+    state, detail = copy_state(blob_client(upload_url))
     if state == CopyState.SUCCESS:
         return True
     if state == CopyState.PENDING:
@@ -173,7 +173,7 @@ def _delete_upload(factory: Factory, task: Task, lab: LabRef) -> None:
     """Delete the uploaded VHD; a custom image keeps its own copy of the bytes."""
     upload_url = factory.labs.upload_uri(lab, f"{task.custom_image_name}.vhd")
     try:
-        BlobClient.from_blob_url(upload_url).delete_blob()
+        blob_client(upload_url).delete_blob()
     except ResourceNotFoundError:
         pass
     except HttpResponseError as exc:

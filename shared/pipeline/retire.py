@@ -11,11 +11,11 @@ import contextlib
 import logging
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobClient
 
 from shared.config import parse_resource_id
 from shared.context import Factory
 from shared.models import RetireTarget, RunStatus, Task, TaskStatus
+from shared.pipeline.blobcopy import blob_client
 from shared.pipeline.tasks import finish
 from shared.queues import StageMessage
 
@@ -88,7 +88,7 @@ def _retire_vhd(factory: Factory, task: Task) -> None:
     factory.store.set_version_state(task.image, task.version, "retired")
     logger.info(
         "deleted image store VHD %s: %s",
-        BlobClient.from_blob_url(task.vhd_url).blob_name if task.vhd_url else blob_name,
+        blob_client(task.vhd_url).blob_name if task.vhd_url else blob_name,
         task.reason,
     )
     task.phase = "retired"
