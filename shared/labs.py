@@ -22,6 +22,7 @@ from azure.core.exceptions import (
 
 from shared.config import LabRef
 from shared.errors import AzureOperationError
+from shared.storage import pooled_transport
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class LabClient:
                 subscription_id,
                 base_url=self._endpoint,
                 credential_scopes=[ARM_SCOPE],
+                transport=pooled_transport(),
             )
             self._dtl[subscription_id] = client
         return client
@@ -114,6 +116,7 @@ class LabClient:
                 base_url=self._endpoint,
                 credential_scopes=[ARM_SCOPE],
                 polling_interval=1,
+                transport=pooled_transport(),
             )
             self._compute[subscription_id] = client
         return client

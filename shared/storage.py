@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from shared.settings import Settings, get_settings
 
+# The Functions host runs up to batchSize + newBatchThreshold messages of each
+# queue function at once (24 with this app's host.json), and they all share
+# one set of clients. requests keeps 10 connections per host by default and
+# opens and closes a new one for every request beyond that.
+CONNECTION_POOL_SIZE = 64
+
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
     from azure.storage.blob import BlobServiceClient
@@ -27,6 +33,24 @@ def azure_credential(client_id: str | None = None) -> Any:
     if client_id:
         return DefaultAzureCredential(managed_identity_client_id=client_id)
     return DefaultAzureCredential()
+
+
+def pooled_transport() -> Any:
+    """Return an HTTP transport that keeps up to CONNECTION_POOL_SIZE connections per host."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    # The clients' retry policy retries; requests itself must not, as in the
+    # session that RequestsTransport makes by default.
+    adapter = requests.adapters.HTTPAdapter(
+        pool_maxsize=CONNECTION_POOL_SIZE,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return RequestsTransport(session=session, session_owner=False)
 
 
 @dataclass
@@ -48,17 +72,29 @@ class StorageClients:
         if storage.connection_string:
             cs = storage.connection_string
             return cls(
-                tables=TableServiceClient.from_connection_string(cs),
-                queues=QueueServiceClient.from_connection_string(cs),
-                blobs=BlobServiceClient.from_connection_string(cs),
+                tables=TableServiceClient.from_connection_string(
+                    cs, transport=pooled_transport()
+                ),
+                queues=QueueServiceClient.from_connection_string(
+                    cs, transport=pooled_transport()
+                ),
+                blobs=BlobServiceClient.from_connection_string(
+                    cs, transport=pooled_transport()
+                ),
                 image_store_container=settings.image_store_container,
             )
         credential = azure_credential(storage.client_id or settings.client_id)
         assert storage.table_url and storage.queue_url and storage.blob_url
         return cls(
-            tables=TableServiceClient(storage.table_url, credential=credential),
-            queues=QueueServiceClient(storage.queue_url, credential=credential),
-            blobs=BlobServiceClient(storage.blob_url, credential=credential),
+            tables=TableServiceClient(
+                storage.table_url, credential=credential, transport=pooled_transport()
+            ),
+            queues=QueueServiceClient(
+                storage.queue_url, credential=credential, transport=pooled_transport()
+            ),
+            blobs=BlobServiceClient(
+                storage.blob_url, credential=credential, transport=pooled_transport()
+            ),
             image_store_container=settings.image_store_container,
         )
 
