@@ -1,0 +1,203 @@
+"""Write measurements to JSON and to their generated section of docs/benchmarks.md.
+
+The page keeps text written by hand around generated sections, which sit
+between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` lines. A run
+replaces only its own section, and appends it when the page lacks it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
+
+
+def update_section(page: Path, name: str, markdown: str) -> None:
+    """Replace the generated section ``name`` of ``page`` with ``markdown``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{markdown.rstrip()}\n{end}\n"
+    text = page.read_text(encoding="utf-8") if page.exists() else ""
+    if start in text and end in text:
+        before = text[: text.index(start)]
+        after = text[text.index(end) + len(end) :].lstrip("\n")
+        text = before + block + ("\n" + after if after else "")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block
+    page.write_text(text, encoding="utf-8")
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    memory = machine.get("memory_bytes")
+    memory_text = f"{memory / (1024**3):.0f} GiB RAM" if memory else "RAM unknown"
+    load = machine.get("load_average", [])
+    load_after = machine.get("load_average_after", [])
+    return (
+        f"{machine.get('cpu_model')}, {machine.get('cores')} cores, {memory_text}, "
+        f"Python {machine.get('python')}, Azurite {machine.get('azurite')}, "
+        f"{machine.get('platform')}; load average {_load(load)} before and "
+        f"{_load(load_after)} after"
+    )
+
+
+def bench_markdown(results: dict[str, Any]) -> str:
+    e2e = results["end_to_end"]
+    legacy = results["legacy"]
+    arm = results["arm_requests"]
+    polls = arm["copy_read_polls"]
+    storage = results["storage"]
+    imports = results["import"]
+    config = results["config"]
+    rows = [
+        ("End-to-end time", f"{e2e['seconds']:.1f} s", "", ""),
+        ("Critical-path lower bound", f"{e2e['critical_path_seconds']:.1f} s", "", ""),
+        (
+            "End-to-end / critical path",
+            f"{e2e['ratio']:.3f}",
+            f"<= {e2e['target_ratio']:.2f}",
+            _met(e2e["ratio"] is not None and e2e["ratio"] <= e2e["target_ratio"]),
+        ),
+        (
+            "Speed-up over the stage-by-stage schedule",
+            f"{legacy['speedup']:.2f}x ({legacy['azure_seconds']:.0f} vs "
+            f"{legacy['factory_azure_seconds']:.0f} Azure s)",
+            "",
+            "",
+        ),
+        (
+            "Speed-up at the critical path",
+            f"{legacy['speedup_at_critical_path']:.2f}x",
+            "",
+            "",
+        ),
+        (
+            "Mean time until an image is in all its labs",
+            f"{legacy['factory_mean_image_available_azure_seconds']:.0f} Azure s "
+            f"(stage by stage: {legacy['mean_image_available_azure_seconds']:.0f}, "
+            f"{legacy['availability_speedup']:.2f}x)",
+            "",
+            "",
+        ),
+        (
+            "ARM requests per image build",
+            f"{arm['per_build']['mean']:.1f} (max {arm['per_build']['max']:.0f})",
+            "",
+            "",
+        ),
+        (
+            "ARM requests per copy",
+            f"{arm['per_copy']['mean']:.1f} (max {arm['per_copy']['max']:.1f})",
+            "",
+            "",
+        ),
+        ("ARM requests for the run as a whole", f"{arm['per_run']}", "", ""),
+        (
+            "ARM reads of a custom image per copy",
+            f"{polls['reads']['mean']:.1f} (max {polls['reads']['max']:.0f}); "
+            f"{polls['reads_per_second']:.3f} per second of creation",
+            f"<= 1 per Retry-After ({polls['retry_after_seconds']} s) + 1",
+            _met(polls["max_excess"] <= 0),
+        ),
+        (
+            "Storage requests per task (app)",
+            f"{storage['app_requests_per_task']:.1f} (table {storage['table_requests_per_task']:.1f})",
+            "",
+            "",
+        ),
+        (
+            "Storage requests per second (the host's queue polling)",
+            f"{storage['host_requests_per_second']:.1f}",
+            "",
+            "",
+        ),
+        (
+            "Peak RSS of the dev host",
+            f"{(results['devhost_peak_rss_bytes'] or 0) / MIB:.0f} MiB",
+            "",
+            "",
+        ),
+        (
+            "Import of function_app.py (median of 7)",
+            f"{imports['median_seconds'] * 1000:.0f} ms",
+            f"< {imports['target_seconds'] * 1000:.0f} ms",
+            _met(imports["median_seconds"] < imports["target_seconds"]),
+        ),
+    ]
+    lines = [
+        "## Pipeline benchmark",
+        "",
+        f"Generated by `make bench` on {_today()}: {config['images']} images, "
+        f"{config['labs']} team labs ({config['copies']} copies), time scale "
+        f"{config['time_scale']:g}, monitor interval {config['monitor_interval_seconds']} s, "
+        f"emulator seed {config['emulator_seed']}; "
+        f"run {results['run']['status']}.",
+        "",
+        f"Machine: {machine_line(results['machine'])}.",
+        "",
+        "| Measure | Value | Target | Met |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+        "Stage-by-stage schedule (Azure seconds): "
+        + ", ".join(
+            f"{s['name']} {s['slowest_azure_seconds']:.0f} seen at {s['observed_azure_seconds']:.0f}"
+            for s in legacy["stages"]
+        )
+        + ".",
+        "",
+        "Heaviest imports of function_app.py: "
+        + ", ".join(
+            f"{p['module']} {p['seconds'] * 1000:.0f} ms"
+            for p in imports["packages"][:6]
+        )
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def scale_markdown(results: list[dict[str, Any]], machine: dict[str, Any]) -> str:
+    lines = [
+        "## Scale",
+        "",
+        f"Generated by `make scale` on {_today()}, emulator time scale 1e-6.",
+        "",
+        f"Machine: {machine_line(machine)}.",
+        "",
+        "| Images x labs | Tasks | Status | Wall time | Storage requests per task (table) "
+        "| Host requests per task | Dev host peak RSS | Problems |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        problems = sum(
+            len(found)
+            for check, found in result["problems"].items()
+            if check != "no_upload_blob"
+        )
+        lines.append(
+            f"| {result['images']} x {result['labs']} | {result['tasks']} | {result['status']} "
+            f"| {result['seconds']:.0f} s | {result['storage_requests_per_task']:.1f} "
+            f"({result['table_requests_per_task']:.1f}) | {result['host_requests_per_task']:.1f} "
+            f"| {(result['devhost_peak_rss_bytes'] or 0) / MIB:.0f} MiB | {problems} |"
+        )
+    return "\n".join(lines)
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _load(values: list[float]) -> str:
+    return " / ".join(f"{v:.2f}" for v in values) if values else "unknown"
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
