@@ -73,6 +73,11 @@ def handle_distribute(factory: Factory, message: StageMessage) -> None:
     if task.phase == "copying":
         if not _upload_done(factory, task, lab, message):
             return
+        # Claim the step before touching Azure, so that a second delivery of
+        # the same message stops here instead of sending a second PUT. If the
+        # PUT fails, the check in phase imaging finds no image and starts over.
+        task.phase = "imaging"
+        task = factory.store.save_task(task)
         task.custom_image_id = factory.labs.create_custom_image(
             lab,
             task.custom_image_name,
@@ -81,7 +86,6 @@ def handle_distribute(factory: Factory, message: StageMessage) -> None:
             f"Golden image {task.image}, version {task.version} (commit {run.commit[:12]})",
             _tags(task, run.commit),
         )
-        task.phase = "imaging"
         check_later(factory, task, DISTRIBUTE_QUEUE)
         return
     if task.phase == "imaging":
