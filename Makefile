@@ -6,7 +6,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKED_DIRS := shared functions emulator devhost scripts function_app.py
 
-.PHONY: setup lint format test demo bench up down clean
+.PHONY: setup lint format test demo bench chaos scale up down clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -41,6 +41,14 @@ demo: setup
 
 bench: setup
 	$(PY) -m scripts.bench
+
+# The crash tests with more images, more kills and three seeds.
+chaos: setup
+	FACTORY_CHAOS_PROFILE=large $(PY) -m pytest tests/chaos $(PYTEST_ARGS)
+
+# First runs of 20 images x 10 team labs and 200 x 50 at almost no latency.
+scale: setup
+	$(PY) -m scripts.bench scale
 
 # Start the local stack in .stack and leave it running; `make down` stops it.
 up: setup
