@@ -31,8 +31,6 @@ HoldingLookup = Callable[[str, str, str], bool]
 
 # The lab name of copy tasks into the factory lab. Lab names in labs.yaml
 # cannot contain parentheses, so it never clashes with a team lab.
-# NOTE: retention reads team labs only, so the custom images these copies
-# leave in the factory lab stay there until someone deletes them.
 FACTORY_LAB = "(factory)"
 
 

@@ -198,13 +198,13 @@ def _team_lab_ids(config: FactoryConfig, state: RecordedState) -> set[str]:
     """Return the team lab ids that the retention phase reads: configured and earlier ones.
 
     A lab that left labs.yaml still contains the factory's images, which
-    retention removes. The factory lab counts only when labs.yaml lists it.
+    retention removes. The factory lab holds the bases of layered builds.
     """
     ids = {lab.lab_id.lower() for lab in config.labs}
-    factory_lab = config.factory_lab_id.lower()
+    ids.add(config.factory_lab_id.lower())
     for row in state.lab_rows:
         lab_id = str(row.get("lab_id", "")).lower()
-        if lab_id and lab_id != factory_lab:
+        if lab_id:
             ids.add(lab_id)
     return ids
 

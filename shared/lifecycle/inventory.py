@@ -21,15 +21,16 @@ logger = logging.getLogger(__name__)
 
 
 def team_lab_ids(factory: Factory, config: FactoryConfig) -> list[str]:
-    """Labs in the configuration, plus labs the factory placed images in before.
+    """Labs in the configuration, the factory lab, and labs the factory placed images in before.
 
     A lab removed from labs.yaml still holds the factory's images, which
-    reconciliation removes.
+    reconciliation removes. The factory lab holds the bases of layered builds.
     """
     ids = {lab.lab_id.lower(): lab.lab_id for lab in config.labs}
+    ids.setdefault(config.factory_lab_id.lower(), config.factory_lab_id)
     for row in factory.store.list_lab_images():
         lab_id = str(row.get("lab_id") or "")
-        if lab_id and lab_id.lower() != config.factory_lab_id.lower():
+        if lab_id:
             ids.setdefault(lab_id.lower(), lab_id)
     return sorted(ids.values())
 

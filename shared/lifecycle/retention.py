@@ -105,7 +105,9 @@ def _lab_retirements(
         held.sort(key=lambda h: h.version, reverse=True)
         lab = labs.get(lab_key)
         image = config.images.get(image_name)
-        if lab is None:
+        if lab is None and lab_key == config.factory_lab_id.lower():
+            keep, reason = _factory_lab_policy(config, image_name)
+        elif lab is None:
             reason, keep = "the lab was removed from labs.yaml", 0
         elif image is None:
             reason, keep = f"{image_name} was removed from the configuration", 0
@@ -129,6 +131,22 @@ def _lab_retirements(
                 )
             )
     return retirements
+
+
+def _factory_lab_policy(config: FactoryConfig, image_name: str) -> tuple[int, str]:
+    """Return how many versions the factory lab keeps of an image, and why the rest go.
+
+    The factory lab holds custom images only as bases of layered builds.
+    """
+    image = config.images.get(image_name)
+    is_base = any(other.parent == image_name for other in config.images.values())
+    if image is None or not is_base:
+        return 0, f"{image_name} is no longer the base of another image"
+    keep = image.versions_to_keep
+    return (
+        keep,
+        f"older than the newest {keep} versions kept in the factory lab as bases",
+    )
 
 
 def _store_retirements(

@@ -130,3 +130,14 @@ def test_retirement_task_ids_are_distinct(config: FactoryConfig) -> None:
     images += held(config, "team-data", "linux/ubuntu-node", "1")
     result = plan_retirements(config, images, [], NOW)
     assert len({r.task_id for r in result}) == len(result)
+
+
+def test_factory_lab_keeps_only_bases(config: FactoryConfig) -> None:
+    # No image of the example is layered, so nothing in the factory lab is a base.
+    base = LabImage(
+        config.factory_lab_id, "linux-ubuntu-docker-1", "linux/ubuntu-docker", "1", NOW
+    )
+    result = plan_retirements(config, [base], [], NOW)
+    assert [r.reason for r in result] == [
+        "linux/ubuntu-docker is no longer the base of another image"
+    ]
