@@ -13,9 +13,11 @@ from scripts.bench.benchmark import (
     BENCH_FLEET,
     BENCH_TIME_SCALE,
     BenchConfig,
+    BenchmarkError,
     run_benchmark,
 )
 from scripts.bench.fleet import FleetSpec
+from scripts.bench.harness import HarnessError
 from scripts.bench.machine import describe_machine
 from scripts.bench.report import (
     bench_markdown,
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             _bench(args, state_root)
     except StackError as exc:
         logger.error("the local stack failed: %s", exc)
+        return 1
+    except (BenchmarkError, HarnessError) as exc:
+        logger.error("the benchmark failed: %s", exc)
         return 1
     finally:
         if args.keep_state:

@@ -147,6 +147,16 @@ def bench_markdown(results: dict[str, Any]) -> str:
         "|---|---|---|---|",
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
         "",
+        f"Steps of the critical image, {e2e['critical_image']} (wall seconds; "
+        "Azure operations in bold):",
+        "",
+        "| Step | Seconds |",
+        "|---|---|",
+        *(
+            f"| {'**' + s['step'] + '**' if s['azure'] else s['step']} | {s['seconds']:.1f} |"
+            for s in e2e.get("steps", [])
+        ),
+        "",
         "Stage-by-stage schedule (Azure seconds): "
         + ", ".join(
             f"{s['name']} {s['slowest_azure_seconds']:.0f} seen at {s['observed_azure_seconds']:.0f}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from scripts.bench.arm_requests import arm_request_counts, copy_read_polls
+from scripts.bench.breakdown import critical_image_steps
 from scripts.bench.critical_path import (
     ImageChain,
     critical_path,
@@ -16,7 +18,7 @@ from scripts.bench.critical_path import (
 from scripts.bench.legacy import legacy_schedule
 from scripts.bench.report import update_section
 from scripts.bench.storage import is_app_request, storage_use
-from shared.models import Task
+from shared.models import Run, Task
 
 LAB = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DevTestLab/labs/dtl-team-web"
 LAB_KEY = LAB.lower()
@@ -198,3 +200,22 @@ def test_report_replaces_only_its_section(tmp_path: Path) -> None:
     assert "first" not in text
     assert text.count("<!-- bench:start -->") == 1
     assert text.index("second") < text.index("scale table")
+
+
+def test_breakdown_steps_add_up_to_run() -> None:
+    log, operations = _log_and_operations()
+    spans = operation_spans(operations, started_operation_ids(log))
+    tasks = _tasks()
+    tasks[1].started_at = datetime.fromisoformat(_iso(115))
+    tasks[1].finished_at = datetime.fromisoformat(_iso(154))
+    run = Run(run_id="r", trigger="manual", ref="refs/heads/main")
+    run.created_at = datetime.fromisoformat(_iso(0)) - timedelta(seconds=3)
+    run.finished_at = datetime.fromisoformat(_iso(160))
+    steps = critical_image_steps(run, tasks, spans, "linux/a")
+    seconds = {step.name: step.seconds for step in steps}
+    assert [s.seconds for s in steps if s.azure] == [100, 2, 30]
+    assert seconds["plan and start the build"] == 3
+    assert seconds["upload into the lab, start the custom image"] == 5
+    assert seconds["notice the custom image, finish the copy"] == 4
+    assert seconds["finalize: retention and the run's status"] == 6
+    assert round(sum(s.seconds for s in steps), 6) == 163
