@@ -69,7 +69,7 @@ class BenchmarkError(Exception):
 
 @dataclass
 class RawMeasurements:
-    """What one benchmark run collected, before analysis."""
+    """The records and counts of one benchmark run, before analysis."""
 
     run: Run
     tasks: list[Task]
@@ -125,11 +125,13 @@ def analyse(config: BenchConfig, raw: RawMeasurements) -> dict[str, Any]:
     end_to_end = (run.finished_at - run.created_at).total_seconds()
     window = (run.created_at.timestamp(), run.finished_at.timestamp())
     run_log = [e for e in raw.log if window[0] <= float(e["start_unix"]) <= window[1]]
+
     spans = operation_spans(raw.operations, started_operation_ids(run_log))
     chains = image_chains(raw.tasks, spans)
     longest = critical_path(chains)
     if longest is None:
         raise BenchmarkError(f"run {run.run_id} has no complete build and copy chain")
+
     retry_after = max(1, math.ceil(OPERATION_RETRY_AFTER_AZURE * config.time_scale))
     return {
         "config": {

@@ -1,4 +1,4 @@
-"""Where the end-to-end time of the critical image goes, step by step.
+"""The end-to-end time of the critical image, step by step.
 
 The steps alternate between Azure's operations (the lower bound) and the
 factory's own time: queue pickups, monitor intervals, SDK polls and the
@@ -45,6 +45,7 @@ def critical_image_steps(
     last_copy = max(copies, key=lambda t: _stamp(t.finished_at))
     vm = _span(spans, VM_CREATE, f"/virtualmachines/{build.vm_name.lower()}")
     disk = _span(spans, GRANT_ACCESS, build.os_disk_id.lower())
+
     lab = last_copy.lab_id.rsplit("/", 1)[-1].lower()
     custom_image = _span(
         spans,
@@ -52,6 +53,7 @@ def critical_image_steps(
         f"/labs/{lab}/customimages/{last_copy.custom_image_name.lower()}",
     )
     assert run.finished_at is not None
+
     points = [
         ("plan and start the build", _stamp(run.created_at), vm.start, False),
         ("VM create, artifacts, generalization", vm.start, vm.end, True),
