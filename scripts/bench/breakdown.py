@@ -60,7 +60,7 @@ def critical_image_steps(
         ("notice the VM is ready, start capture", vm.end, disk.start, False),
         ("disk read access", disk.start, disk.end, True),
         (
-            "copy the VHD, revoke access, delete the VM, send copies",
+            "copy the VHD, revoke access, delete the VM, start the copies",
             disk.end,
             custom_image.start - _upload_seconds(last_copy, custom_image),
             False,

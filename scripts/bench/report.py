@@ -183,20 +183,18 @@ def scale_markdown(results: list[dict[str, Any]], machine: dict[str, Any]) -> st
         f"Machine: {machine_line(machine)}.",
         "",
         "| Images x labs | Tasks | Status | Wall time | Storage requests per task (table) "
-        "| Host requests per task | Dev host peak RSS | Problems |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Host requests per task | Dev host peak RSS | Audit problems | Upload blobs left |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
-        problems = sum(
-            len(found)
-            for check, found in result["problems"].items()
-            if check != "no_upload_blob"
-        )
+        problems = dict(result["problems"])
+        uploads = len(problems.pop("no_upload_blob", []))
+        others = sum(len(found) for found in problems.values())
         lines.append(
             f"| {result['images']} x {result['labs']} | {result['tasks']} | {result['status']} "
             f"| {result['seconds']:.0f} s | {result['storage_requests_per_task']:.1f} "
             f"({result['table_requests_per_task']:.1f}) | {result['host_requests_per_task']:.1f} "
-            f"| {(result['devhost_peak_rss_bytes'] or 0) / MIB:.0f} MiB | {problems} |"
+            f"| {(result['devhost_peak_rss_bytes'] or 0) / MIB:.0f} MiB | {others} | {uploads} |"
         )
     return "\n".join(lines)
 
