@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from shared import telemetry
 from shared.context import Factory
 from shared.models import Run, RunStatus
 from shared.pipeline.tasks import fail_run, resume_run
@@ -64,10 +65,11 @@ def run_watchdog(factory: Factory) -> WatchdogReport:
 
 def _fail(factory: Factory, run: Run, deadline: timedelta) -> None:
     hours = deadline.total_seconds() / 3600
-    run = fail_run(
-        factory,
-        run.run_id,
-        f"the run did not finish within {hours:g} hours of its start",
-    )
+    with telemetry.watch_run_end(factory, run.run_id):
+        run = fail_run(
+            factory,
+            run.run_id,
+            f"the run did not finish within {hours:g} hours of its start",
+        )
     # Wake the open tasks so that they delete what they created.
     resume_run(factory, run)

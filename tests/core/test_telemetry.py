@@ -27,6 +27,7 @@ from opentelemetry.trace import StatusCode
 
 from shared import logcontext, telemetry
 from shared.errors import RunNotFoundError, SettingsError, TransientError
+from shared.lifecycle import watchdog
 from shared.logcontext import log_context
 from shared.models import Run, RunStatus, Task, TaskStatus
 from shared.pipeline import dispatch
@@ -555,3 +556,22 @@ def test_log_context_becomes_custom_dimensions() -> None:
     assert properties["run_id"] == RUN_ID
     assert properties["task_id"] == TASK_ID
     assert properties["stage"] == "capture"
+
+
+def test_run_failed_by_watchdog_is_counted(
+    recorded: Recorded, factory: FakeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(_: object, run_id: str, reason: str) -> Run:
+        run = factory.store.runs[run_id]
+        run.status = RunStatus.FAILED
+        run.finished_at = factory.now()
+        run.error = reason
+        return run
+
+    monkeypatch.setattr(watchdog, "fail_run", fail)
+    monkeypatch.setattr(watchdog, "resume_run", lambda *_: 0)
+    run = factory.store.runs[RUN_ID]
+    watchdog._fail(factory, run, timedelta(hours=24))  # type: ignore[arg-type]
+
+    [point] = recorded.points("factory.runs.finished")
+    assert point.attributes["status"] == "failed"
