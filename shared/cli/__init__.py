@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from shared.cli import migrate, plan, validate
 from shared.cli.common import EXIT_USAGE, UsageError
+
+# The status of a command that SIGPIPE ended, as shells report it (128 + 13).
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("azure").setLevel(logging.WARNING)
     try:
         status: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (``imagefactory validate | head``): stop quietly,
+        # as a command killed by SIGPIPE would, and keep the exit flush from failing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except UsageError as exc:
         sys.stderr.write(f"imagefactory {args.command}: error: {exc}\n")
         return EXIT_USAGE

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.cli import EXIT_BROKEN_PIPE
 from shared.config import ConfigIssue
 
 from .helpers import (
@@ -200,3 +201,28 @@ def test_module_entry_point_runs() -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("valid configuration")
+
+
+def test_reader_that_stops_early_gets_no_traceback() -> None:
+    # As in `imagefactory validate | head -0`: the pipe closes before anything is read.
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "validate",
+            "--format",
+            "json",
+            EXAMPLE_DIR,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    process.stderr.close()
+
+    assert process.wait(timeout=60) == EXIT_BROKEN_PIPE
+    assert err == ""
