@@ -218,6 +218,27 @@ module teamLabAccess 'modules/lab-access.bicep' = [
   }
 ]
 
+// The lab's storage account is known only once the lab is read, so its name reaches the
+// module as a parameter.
+resource teamLabs 'Microsoft.DevTestLab/labs@2018-09-15' existing = [
+  for labId in teamLabIds: {
+    name: split(labId, '/')[8]
+    scope: resourceGroup(split(labId, '/')[2], split(labId, '/')[4])
+  }
+]
+
+module teamLabUploadsAccess 'modules/lab-uploads-access.bicep' = [
+  for (labId, index) in teamLabIds: {
+    name: 'team-lab-uploads-access-${resourceToken}-${index}'
+    scope: resourceGroup(split(labId, '/')[2], split(labId, '/')[4])
+    params: {
+      storageAccountName: last(split(teamLabs[index].properties.defaultStorageAccount, '/'))
+      principalId: identity.outputs.principalId
+      roleDefinitionName: labRoles.outputs.uploadCleanerRoleName
+    }
+  }
+]
+
 // azd stores these outputs in the environment (.azure/<env>/.env). None is a secret.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId

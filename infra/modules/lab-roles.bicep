@@ -102,6 +102,31 @@ resource diskReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+resource uploadCleaner 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, roleNameSuffix, 'image-factory-upload-cleaner')
+  properties: {
+    roleName: 'Image Factory upload cleaner (${roleNameSuffix})'
+    description: 'Lists and deletes the VHDs Image Factory uploaded into a team lab\'s storage account.'
+    type: 'CustomRole'
+    assignableScopes: assignableScopes
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        // The upload URI's SAS writes but cannot delete: the VHD a custom image was
+        // created from, or one a crash left behind, is deleted with the app's identity.
+        // Read covers List Blobs, which finds the VHDs that a crash left behind.
+        dataActions: [
+          'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'
+          'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'
+        ]
+        notDataActions: []
+      }
+    ]
+  }
+}
+
 output labBuilderRoleName string = labBuilder.name
 output labDistributorRoleName string = labDistributor.name
 output diskReaderRoleName string = diskReader.name
+output uploadCleanerRoleName string = uploadCleaner.name

@@ -58,6 +58,14 @@ EXPECTED_CUSTOM_ROLES = {
         "Microsoft.Compute/disks/beginGetAccess/action",
         "Microsoft.Compute/disks/endGetAccess/action",
     },
+    "uploadCleaner": set(),
+}
+# Data actions, likewise; roles not named here have none.
+EXPECTED_CUSTOM_DATA_ACTIONS = {
+    "uploadCleaner": {
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+    },
 }
 
 
@@ -222,15 +230,20 @@ def test_custom_roles_have_exact_actions() -> None:
             set(_string_list(roles, "actions", definition))
             == EXPECTED_CUSTOM_ROLES[symbol]
         )
+        assert set(
+            _string_list(roles, "dataActions", definition)
+        ) == EXPECTED_CUSTOM_DATA_ACTIONS.get(symbol, set())
 
 
 def test_custom_roles_have_no_wildcards() -> None:
     for roles, definition in _role_definitions().values():
         actions = _string_list(roles, "actions", definition)
 
+        actions += _string_list(roles, "dataActions", definition)
+
         assert not [action for action in actions if "*" in action], definition.symbol
-        assert roles.property_texts("dataActions", definition.body) == ["[]"]
         assert roles.property_texts("notActions", definition.body) == ["[]"]
+        assert roles.property_texts("notDataActions", definition.body) == ["[]"]
 
 
 def test_custom_roles_assignable_in_lab_subscriptions() -> None:
@@ -259,6 +272,7 @@ def test_custom_role_names_are_unique_per_environment() -> None:
         ("factoryLabAccess", "labBuilderRoleName"),
         ("teamLabAccess", "labDistributorRoleName"),
         ("factoryDiskAccess", "diskReaderRoleName"),
+        ("teamLabUploadsAccess", "uploadCleanerRoleName"),
     ],
 )
 def test_lab_scopes_get_their_own_role(module_symbol: str, role_output: str) -> None:
@@ -277,7 +291,8 @@ def test_lab_access_deployed_at_lab_groups() -> None:
     scopes = {
         call.symbol: main.property_texts("scope", call.body)[0]
         for call in main.modules
-        if call.path.name in ("lab-access.bicep", "disk-access.bicep")
+        if call.path.name
+        in ("lab-access.bicep", "disk-access.bicep", "lab-uploads-access.bicep")
     }
 
     assert scopes["factoryLabAccess"] == (
@@ -287,6 +302,7 @@ def test_lab_access_deployed_at_lab_groups() -> None:
         scopes["teamLabAccess"]
         == "resourceGroup(split(labId, '/')[2], split(labId, '/')[4])"
     )
+    assert scopes["teamLabUploadsAccess"] == scopes["teamLabAccess"]
     assert scopes["factoryDiskAccess"] == (
         "resourceGroup(split(factoryLabId, '/')[2], factoryVmResourceGroupName)"
     )
@@ -341,3 +357,16 @@ def test_every_role_id_in_templates_is_known() -> None:
                     found.add(text)
 
     assert found == known
+
+
+def test_upload_cleaner_is_scoped_to_the_upload_container() -> None:
+    access = load(MODULES / "lab-uploads-access.bicep")
+    (assignment,) = access.resources_of_type("Microsoft.Authorization/roleAssignments")
+    (storage,) = access.resources_of_type("Microsoft.Storage/storageAccounts")
+    (condition,) = access.property_texts("condition", assignment.body)
+
+    assert storage.existing
+    assert access.property_texts("scope", assignment.body) == [storage.symbol]
+    assert access.property_texts("conditionVersion", assignment.body) == ["'2.0'"]
+    assert "containers:name] StringEquals" in condition
+    assert access.text(access.variables["uploadContainerName"]) == "'uploads'"
