@@ -1,15 +1,18 @@
 """Role-based access control over lab scopes.
 
 Built-in roles carry the action patterns of their Azure definitions that
-matter to the operations this emulator serves. An assignment at a scope
-covers that scope and everything below it. An assignment at a lab also
-covers the resource groups that the lab created for its VMs' compute
-resources.
+matter to the operations this emulator serves. Actions govern ARM
+requests, and data actions govern requests to blob data on a lab's storage
+account, as in Azure, where Owner and Contributor grant no data actions.
+An assignment at a scope covers that scope and everything below it. An
+assignment at a lab also covers the resource groups that the lab created
+for its VMs' compute resources.
 
 NOTE: in Azure, access to a lab VM's compute resource group, and so to its
 OS disk, comes from DevTest Labs' own assignments there, which this
 emulator folds into the lab scope. Test a least-privilege deployment's
-disk operations against Azure.
+disk operations against Azure. Conditions on role assignments (ABAC) are
+not evaluated.
 """
 
 from __future__ import annotations
@@ -23,17 +26,30 @@ from emulator.errors import AuthorizationFailed
 from emulator.wire import Principal
 
 
+def _matches(operation: str, patterns: Iterable[str]) -> bool:
+    lowered = operation.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
+
+
 @dataclass(frozen=True)
 class RoleDefinition:
     name: str
     actions: tuple[str, ...]
     not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
 
     def allows(self, action: str) -> bool:
-        lowered = action.lower()
-        granted = any(fnmatch.fnmatchcase(lowered, p.lower()) for p in self.actions)
-        denied = any(fnmatch.fnmatchcase(lowered, p.lower()) for p in self.not_actions)
-        return granted and not denied
+        return _matches(action, self.actions) and not _matches(action, self.not_actions)
+
+    def allows_data_action(self, data_action: str) -> bool:
+        return _matches(data_action, self.data_actions) and not _matches(
+            data_action, self.not_data_actions
+        )
+
+
+BLOB_CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
+BLOBS = f"{BLOB_CONTAINERS}/blobs"
 
 
 # Action lists after the built-in role definitions of Azure RBAC
@@ -78,6 +94,38 @@ BUILT_IN_ROLES: dict[str, RoleDefinition] = {
                 "Microsoft.Resources/subscriptions/resourceGroups/read",
             ),
             ("Microsoft.Compute/virtualMachines/vmSizes/read",),
+        ),
+        RoleDefinition(
+            "Storage Blob Data Owner",
+            (
+                f"{BLOB_CONTAINERS}/*",
+                "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+            ),
+            data_actions=(f"{BLOBS}/*",),
+        ),
+        RoleDefinition(
+            "Storage Blob Data Contributor",
+            (
+                f"{BLOB_CONTAINERS}/delete",
+                f"{BLOB_CONTAINERS}/read",
+                f"{BLOB_CONTAINERS}/write",
+                "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+            ),
+            data_actions=(
+                f"{BLOBS}/delete",
+                f"{BLOBS}/read",
+                f"{BLOBS}/write",
+                f"{BLOBS}/move/action",
+                f"{BLOBS}/add/action",
+            ),
+        ),
+        RoleDefinition(
+            "Storage Blob Data Reader",
+            (
+                f"{BLOB_CONTAINERS}/read",
+                "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+            ),
+            data_actions=(f"{BLOBS}/read",),
         ),
     )
 }
@@ -129,14 +177,26 @@ class AccessControl:
     def is_allowed(
         self, principal: Principal, action: str, scopes: Sequence[str]
     ) -> bool:
-        for assignment in self.assignments:
-            if assignment.principal_id != principal.principal_id:
-                continue
-            if not any(assignment.covers(scope) for scope in scopes):
-                continue
-            if self.roles[assignment.role.lower()].allows(action):
-                return True
-        return False
+        return any(role.allows(action) for role in self._roles_at(principal, scopes))
+
+    def is_data_action_allowed(
+        self, principal: Principal, data_action: str, scopes: Sequence[str]
+    ) -> bool:
+        return any(
+            role.allows_data_action(data_action)
+            for role in self._roles_at(principal, scopes)
+        )
+
+    def _roles_at(
+        self, principal: Principal, scopes: Sequence[str]
+    ) -> list[RoleDefinition]:
+        """Return the roles that the principal's assignments give it at any of the scopes."""
+        return [
+            self.roles[assignment.role.lower()]
+            for assignment in self.assignments
+            if assignment.principal_id == principal.principal_id
+            and any(assignment.covers(scope) for scope in scopes)
+        ]
 
     def check(self, principal: Principal, action: str, scopes: Sequence[str]) -> None:
         """Raise AuthorizationFailed (403) unless an assignment grants the action."""

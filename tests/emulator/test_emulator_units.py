@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from emulator import errors, vhd
+from emulator.authorization import BLOBS, BUILT_IN_ROLES
 from emulator.catalog import ArtifactCatalog
 from emulator.clock import ScaledClock
 from emulator.devtestlab.models import Lab, container_slug, dtl_style
@@ -278,3 +279,21 @@ def test_seed_rejects_two_factory_labs(tmp_path: Path) -> None:
 
     with pytest.raises(SeedError, match="at most one lab"):
         load_seed(path)
+
+
+@pytest.mark.parametrize(
+    ("role", "data_action", "allowed"),
+    [
+        ("Owner", f"{BLOBS}/read", False),
+        ("Contributor", f"{BLOBS}/delete", False),
+        ("Reader", f"{BLOBS}/read", False),
+        ("Storage Blob Data Reader", f"{BLOBS}/read", True),
+        ("Storage Blob Data Reader", f"{BLOBS}/delete", False),
+        ("Storage Blob Data Contributor", f"{BLOBS}/delete", True),
+        ("Storage Blob Data Contributor", f"{BLOBS}/write", True),
+        ("Storage Blob Data Contributor", f"{BLOBS}/tags/write", False),
+        ("Storage Blob Data Owner", f"{BLOBS}/tags/write", True),
+    ],
+)
+def test_built_in_role_data_actions(role: str, data_action: str, allowed: bool) -> None:
+    assert BUILT_IN_ROLES[role.lower()].allows_data_action(data_action) is allowed
