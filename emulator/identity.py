@@ -6,7 +6,9 @@ which ``ManagedIdentityCredential`` uses when ``IDENTITY_ENDPOINT`` and
 ``api-version=2019-08-01`` and the secret in the ``X-IDENTITY-HEADER``
 header. An optional ``client_id``, ``object_id`` or ``mi_res_id`` selects a
 user-assigned identity. Tokens are JWTs signed with HMAC-SHA256 by a key
-kept in the state directory, so they stay valid across a restart.
+kept in the state directory, so they stay valid across a restart. The
+endpoint issues a token for any resource. ARM accepts only ARM audiences,
+and the labs' blob data plane only storage audiences.
 """
 
 from __future__ import annotations
@@ -37,6 +39,29 @@ ARM_AUDIENCES = (
 )
 
 
+class TokenRejectedError(Exception):
+    """A bearer token, or its absence, that a request cannot be authenticated with.
+
+    ``reason`` is ``missing``, ``malformed``, ``invalid``, ``expired`` or
+    ``audience``. ``detail`` is a short description for a challenge header.
+    """
+
+    def __init__(self, reason: str, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.detail = detail
+
+
+_ARM_TOKEN_ERRORS: dict[str, type[errors.ArmError]] = {
+    "missing": errors.AuthenticationFailed,
+    "malformed": errors.AuthenticationFailed,
+    "invalid": errors.InvalidAuthenticationToken,
+    "expired": errors.ExpiredAuthenticationToken,
+    "audience": errors.InvalidAuthenticationTokenAudience,
+}
+
+
 @dataclass(frozen=True)
 class ManagedIdentity:
     name: str
@@ -60,7 +85,7 @@ def _b64url_decode(text: str) -> bytes:
 
 
 class TokenService:
-    """Issue tokens to managed identities and check the tokens ARM requests carry."""
+    """Issue tokens to managed identities and check the bearer tokens that requests carry."""
 
     def __init__(
         self,
@@ -127,26 +152,39 @@ class TokenService:
 
     def authenticate(self, authorization: str | None) -> Principal:
         """Return the principal of an ARM request's bearer token, or raise a 401."""
+        try:
+            return self.principal_for(authorization, ARM_AUDIENCES)
+        except TokenRejectedError as exc:
+            raise _ARM_TOKEN_ERRORS[exc.reason](
+                exc.message, headers=_challenge(exc.detail)
+            ) from exc
+
+    def principal_for(
+        self, authorization: str | None, audiences: Iterable[str]
+    ) -> Principal:
+        """Return the principal of a bearer token issued for one of the audiences.
+
+        Raises TokenRejectedError when the header is missing or malformed, or
+        the token is invalid, expired or for another audience.
+        """
         if not authorization:
-            raise errors.AuthenticationFailed(
+            raise TokenRejectedError(
+                "missing",
                 "Authentication failed. The 'Authorization' header is missing.",
-                headers=_challenge(
-                    "The authentication failed because of missing 'Authorization' header."
-                ),
+                "The authentication failed because of missing 'Authorization' header.",
             )
 
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise errors.AuthenticationFailed(
+            raise TokenRejectedError(
+                "malformed",
                 "Authentication failed. The 'Authorization' header is provided in an "
                 "invalid format.",
-                headers=_challenge(
-                    "The authentication failed because of an invalid format."
-                ),
+                "The authentication failed because of an invalid format.",
             )
 
         claims = self._verify(token.strip())
-        self._check_claims(claims)
+        self._check_claims(claims, tuple(audiences))
 
         principal_id = str(claims.get("oid", ""))
         for identity in self.identities:
@@ -179,9 +217,8 @@ class TokenService:
         return f"{header}.{payload}.{_b64url(signature)}"
 
     def _verify(self, token: str) -> dict[str, Any]:
-        invalid = errors.InvalidAuthenticationToken(
-            "The access token is invalid.",
-            headers=_challenge("The access token is invalid."),
+        invalid = TokenRejectedError(
+            "invalid", "The access token is invalid.", "The access token is invalid."
         )
         parts = token.split(".")
         if len(parts) != 3:
@@ -198,26 +235,31 @@ class TokenService:
             raise invalid
         return claims
 
-    def _check_claims(self, claims: dict[str, Any]) -> None:
+    def _check_claims(self, claims: dict[str, Any], audiences: tuple[str, ...]) -> None:
         now = time.time()
-        expires = float(claims.get("exp", 0))
+        try:
+            expires = float(claims.get("exp", 0))
+        except (TypeError, ValueError):
+            expires = 0
         if expires <= now:
             expired_at = time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(expires))
             current = time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(now))
-            raise errors.ExpiredAuthenticationToken(
+            raise TokenRejectedError(
+                "expired",
                 f"The access token expiry UTC time '{expired_at}' is earlier than "
                 f"current UTC time '{current}'.",
-                headers=_challenge("The access token expired."),
+                "The access token expired.",
             )
 
         audience = str(claims.get("aud", ""))
-        if audience not in ARM_AUDIENCES:
-            allowed = ",".join(f"'{value}'" for value in ARM_AUDIENCES)
-            raise errors.InvalidAuthenticationTokenAudience(
+        if audience not in audiences:
+            allowed = ",".join(f"'{value}'" for value in audiences)
+            raise TokenRejectedError(
+                "audience",
                 f"The access token has been obtained for wrong audience or resource "
                 f"'{audience}'. It should exactly match with one of the allowed "
                 f"audiences {allowed}.",
-                headers=_challenge("The access token has the wrong audience."),
+                "The access token has the wrong audience.",
             )
 
 
