@@ -21,14 +21,14 @@ from emulator.compute.responses import ComputeResponses
 from emulator.context import Context
 from emulator.controls import ControlDependencies, Controls
 from emulator.devtestlab.backend import DevTestLabBackend
-from emulator.devtestlab.models import Lab, container_slug, lab_id
+from emulator.devtestlab.models import Lab, container_slug, lab_id, resolve_role_scope
 from emulator.devtestlab.responses import DevTestLabResponses
 from emulator.faults import FaultInjector
 from emulator.frontdoor import FrontDoor
 from emulator.identity import TOKEN_PATH, ManagedIdentity, TokenService
 from emulator.requestlog import RequestLog
 from emulator.routing import Router
-from emulator.seed import Seed, load_seed
+from emulator.seed import load_seed
 from emulator.server import EmulatorHTTPServer
 from emulator.state import EmulatorState, StateFile, StateWriter
 from emulator.throttling import Throttle
@@ -70,13 +70,6 @@ class Emulator:
         self.tokens = TokenService(
             signing_key, identity_header, self.seed.tenant_id, self.identities
         )
-        self.access = AccessControl(
-            _role_assignments(self.seed, self.identities),
-            [
-                RoleDefinition(r.name, tuple(r.actions), tuple(r.not_actions))
-                for r in self.seed.custom_roles
-            ],
-        )
 
         self.state_file = StateFile(config.state_dir / "state.json")
         self.state = EmulatorState()
@@ -87,6 +80,19 @@ class Emulator:
         if saved is not None:
             self.state.load_dict(saved)
         self.state.clock_state = self.clock.to_state
+        self.access = AccessControl(
+            self._seeded_role_assignments(),
+            [
+                RoleDefinition(
+                    r.name,
+                    tuple(r.actions),
+                    tuple(r.not_actions),
+                    tuple(r.data_actions),
+                    tuple(r.not_data_actions),
+                )
+                for r in self.seed.custom_roles
+            ],
+        )
 
         self.blobs = BlobStore(config.storage_connection_string)
         self.faults = FaultInjector()
@@ -160,7 +166,7 @@ class Emulator:
         self.faults.clear()
         self.request_log.clear()
         self.throttle.reset()
-        self.access.replace_assignments(_role_assignments(self.seed, self.identities))
+        self.access.replace_assignments(self._seeded_role_assignments())
         self.clock.set_scale(self.startup_time_scale)
         logger.info("emulator reset")
 
@@ -181,6 +187,22 @@ class Emulator:
             "time_scale": self.clock.scale,
             "pid": os.getpid(),
         }
+
+    def _seeded_role_assignments(self) -> list[RoleAssignment]:
+        by_name = {identity.name: identity for identity in self.identities}
+        labs = list(self.state.labs.values())
+        assignments = []
+        for item in self.seed.effective_role_assignments():
+            identity = by_name.get(item.identity)
+            if identity is None:
+                raise ValueError(
+                    f"role assignment names the unknown identity {item.identity!r}"
+                )
+            scope = resolve_role_scope(
+                labs, lab=item.lab, lab_storage=item.lab_storage, scope=item.scope
+            )
+            assignments.append(RoleAssignment(identity.principal_id, item.role, scope))
+        return assignments
 
     def _make_clock(self, saved: dict[str, Any] | None) -> ScaledClock:
         clock_state = None if saved is None else saved.get("clock")
@@ -302,27 +324,3 @@ def _load_or_create_secrets(path: Path) -> tuple[bytes, str]:
     )
     os.chmod(path, 0o600)
     return signing_key, identity_header
-
-
-def _role_assignments(
-    seed: Seed, identities: list[ManagedIdentity]
-) -> list[RoleAssignment]:
-    by_name = {identity.name: identity for identity in identities}
-    assignments = []
-    for item in seed.effective_role_assignments():
-        identity = by_name.get(item.identity)
-        if identity is None:
-            raise ValueError(
-                f"role assignment names the unknown identity {item.identity!r}"
-            )
-        if item.lab is not None:
-            lab = next(
-                (lab for lab in seed.labs if lab.name.lower() == item.lab.lower()), None
-            )
-            if lab is None:
-                raise ValueError(f"role assignment names the unknown lab {item.lab!r}")
-            scope = lab_id(seed.subscription_id, lab.resource_group, lab.name)
-        else:
-            scope = str(item.scope)
-        assignments.append(RoleAssignment(identity.principal_id, item.role, scope))
-    return assignments

@@ -16,6 +16,7 @@ from emulator import errors, vhd
 from emulator.authorization import AccessControl, RoleAssignment
 from emulator.blobs import BlobStore
 from emulator.clock import ScaledClock
+from emulator.devtestlab.models import resolve_role_scope
 from emulator.errors import InvalidControlRequest
 from emulator.faults import FaultInjector
 from emulator.identity import ManagedIdentity
@@ -244,10 +245,12 @@ class Controls:
         return location
 
     def _role_assignment(self, item: Any) -> RoleAssignment:
-        if not isinstance(item, dict) or not item.get("role") or not item.get("scope"):
+        if not isinstance(item, dict) or not item.get("role"):
             raise InvalidControlRequest(
-                "Each role assignment needs role, scope and identity or principal_id."
+                "Each role assignment needs role, one of scope, lab and lab_storage, "
+                "and identity or principal_id."
             )
+        scope = self._role_scope(item)
         principal_id = item.get("principal_id")
         if item.get("identity"):
             match = [i for i in self.deps.identities if i.name == item["identity"]]
@@ -260,7 +263,23 @@ class Controls:
             raise InvalidControlRequest(
                 "Each role assignment needs identity or principal_id."
             )
-        return RoleAssignment(str(principal_id), str(item["role"]), str(item["scope"]))
+        return RoleAssignment(str(principal_id), str(item["role"]), scope)
+
+    def _role_scope(self, item: dict[str, Any]) -> str:
+        """Return the scope that a role assignment gives as scope, lab or lab_storage."""
+        scope_fields = {
+            key: str(item[key])
+            for key in ("scope", "lab", "lab_storage")
+            if item.get(key) is not None
+        }
+        with self.deps.state.lock:
+            labs = list(self.deps.state.labs.values())
+        try:
+            return resolve_role_scope(labs, **scope_fields)
+        except ValueError as exc:
+            raise InvalidControlRequest(
+                f"Invalid role assignment {item}: {exc}."
+            ) from exc
 
 
 def _int_query(request: Request, name: str, default: int) -> int:

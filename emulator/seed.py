@@ -2,7 +2,8 @@
 
 They come from a YAML seed file, or from the default seed: one factory lab
 and three team labs in one resource group, and a system-assigned managed
-identity with Contributor on each lab.
+identity with Contributor on each lab and Storage Blob Data Contributor on
+each team lab's storage account.
 """
 
 from __future__ import annotations
@@ -63,24 +64,31 @@ class IdentitySeed(_Strict):
 
 
 class RoleAssignmentSeed(_Strict):
-    """A role for an identity at a scope: a lab name or a full resource id."""
+    """A role for an identity at a scope: a lab, a lab's storage account or a resource id."""
 
     identity: str
     role: str
-    lab: str | None = None
-    scope: str | None = None
+    lab: str | None = Field(default=None, description="name of a lab in the seed")
+    lab_storage: str | None = Field(
+        default=None,
+        description="name of a lab in the seed; the scope is its storage account",
+    )
+    scope: str | None = Field(default=None, description="a full resource id")
 
     @model_validator(mode="after")
     def _one_scope(self) -> RoleAssignmentSeed:
-        if (self.lab is None) == (self.scope is None):
-            raise ValueError("give exactly one of 'lab' and 'scope'")
+        scopes = (self.lab, self.lab_storage, self.scope)
+        if sum(value is not None for value in scopes) != 1:
+            raise ValueError("give exactly one of 'lab', 'lab_storage' and 'scope'")
         return self
 
 
 class RoleDefinitionSeed(_Strict):
     name: str
-    actions: list[str]
+    actions: list[str] = Field(default_factory=list)
     not_actions: list[str] = Field(default_factory=list)
+    data_actions: list[str] = Field(default_factory=list)
+    not_data_actions: list[str] = Field(default_factory=list)
 
 
 class Seed(_Strict):
@@ -114,14 +122,31 @@ class Seed(_Strict):
         return [IdentitySeed(name="system", principal_id=DEFAULT_PRINCIPAL_ID)]
 
     def effective_role_assignments(self) -> list[RoleAssignmentSeed]:
-        """Return the role assignments, or Contributor on every lab for each identity."""
+        """Return the role assignments, or the default ones for each identity.
+
+        The default gives Contributor on every lab, and Storage Blob Data
+        Contributor on every team lab's storage account, where the factory
+        deletes and lists the VHDs it uploaded.
+        """
         if self.role_assignments is not None:
             return list(self.role_assignments)
-        return [
+        identities = self.effective_identities()
+        on_labs = [
             RoleAssignmentSeed(identity=identity.name, role="Contributor", lab=lab.name)
-            for identity in self.effective_identities()
+            for identity in identities
             for lab in self.labs
         ]
+        on_storage = [
+            RoleAssignmentSeed(
+                identity=identity.name,
+                role="Storage Blob Data Contributor",
+                lab_storage=lab.name,
+            )
+            for identity in identities
+            for lab in self.labs
+            if lab.kind == "team"
+        ]
+        return on_labs + on_storage
 
 
 def default_seed() -> Seed:

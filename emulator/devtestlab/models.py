@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +24,22 @@ def lab_id(subscription_id: str, resource_group: str, name: str) -> str:
     return (
         f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.DevTestLab/labs/{name}"
+    )
+
+
+def storage_account_name(subscription_id: str, resource_group: str, name: str) -> str:
+    """Return the name of a lab's storage account: 3-24 lowercase letters and digits."""
+    letters = re.sub(r"[^a-z0-9]", "", name.lower())[:15]
+    key = lab_id(subscription_id, resource_group, name).lower()
+    return f"a{letters}{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def storage_account_id(subscription_id: str, resource_group: str, name: str) -> str:
+    """Return the resource id of a lab's storage account, the scope of its data roles."""
+    account = storage_account_name(subscription_id, resource_group, name)
+    return (
+        f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.Storage/storageAccounts/{account}"
     )
 
 
@@ -84,15 +101,20 @@ class Lab:
 
     @property
     def storage_account_name(self) -> str:
-        letters = re.sub(r"[^a-z0-9]", "", self.name.lower())[:15]
-        return f"a{letters}{hashlib.sha256(self.key.encode()).hexdigest()[:8]}"
+        return storage_account_name(
+            self.subscription_id, self.resource_group, self.name
+        )
+
+    @property
+    def storage_account_id(self) -> str:
+        return storage_account_id(self.subscription_id, self.resource_group, self.name)
 
     def child_id(self, collection: str, name: str) -> str:
         return dtl_style(f"{self.id}/{collection}/{name}")
 
     def to_arm(self) -> dict[str, Any]:
         group = f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-        storage = f"{group}/providers/Microsoft.Storage/storageAccounts/{self.storage_account_name}"
+        storage = self.storage_account_id
         return {
             "properties": {
                 "defaultStorageAccount": storage,
@@ -296,3 +318,25 @@ class CustomImage:
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> CustomImage:
         return cls(**data)
+
+
+def resolve_role_scope(
+    labs: Iterable[Lab],
+    *,
+    lab: str | None = None,
+    lab_storage: str | None = None,
+    scope: str | None = None,
+) -> str:
+    """Return the scope of a role assignment given as a lab, a lab's storage or a resource id.
+
+    Raises ValueError unless exactly one is given, or when it names an unknown lab.
+    """
+    if sum(value is not None for value in (lab, lab_storage, scope)) != 1:
+        raise ValueError("give exactly one of 'lab', 'lab_storage' and 'scope'")
+    if scope is not None:
+        return scope
+    name = str(lab if lab is not None else lab_storage)
+    found = next((item for item in labs if item.name.lower() == name.lower()), None)
+    if found is None:
+        raise ValueError(f"role assignment names the unknown lab {name!r}")
+    return found.id if lab is not None else found.storage_account_id

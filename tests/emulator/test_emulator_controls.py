@@ -136,10 +136,16 @@ def test_unknown_control_is_404(controls: Controls) -> None:
 
 def test_default_role_assignments(sdk_env: RunningEmulator, controls: Controls) -> None:
     assignments = controls.role_assignments()
+    on_labs = [item for item in assignments if item["role"] == "Contributor"]
+    on_storage = [
+        item for item in assignments if item["role"] == "Storage Blob Data Contributor"
+    ]
 
-    assert {item["role"] for item in assignments} == {"Contributor"}
     assert {item["identity"] for item in assignments} == {"system"}
-    assert len(assignments) == 4
+    assert len(on_labs) == 4
+    assert len(on_storage) == 3
+    assert len(assignments) == 7
+    assert all("/Microsoft.Storage/storageAccounts/" in i["scope"] for i in on_storage)
 
 
 def test_reader_cannot_generate_upload_uri(

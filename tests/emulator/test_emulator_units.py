@@ -9,16 +9,26 @@ from pathlib import Path
 import pytest
 
 from emulator import errors, vhd
-from emulator.authorization import BLOBS, BUILT_IN_ROLES
+from emulator.authorization import (
+    BLOBS,
+    BUILT_IN_ROLES,
+    AccessControl,
+    RoleAssignment,
+)
 from emulator.catalog import ArtifactCatalog
 from emulator.clock import ScaledClock
-from emulator.devtestlab.models import Lab, container_slug, dtl_style
+from emulator.devtestlab.models import (
+    Lab,
+    container_slug,
+    dtl_style,
+    resolve_role_scope,
+)
 from emulator.devtestlab.validation import check_vm_name, resolve_artifacts
 from emulator.faults import FaultInjector
 from emulator.routing import Route, Router
 from emulator.seed import SeedError, default_seed, load_seed
 from emulator.throttling import Throttle
-from emulator.wire import Response
+from emulator.wire import Principal, Response
 
 CATALOG = ArtifactCatalog.load()
 LAB = Lab(
@@ -257,6 +267,7 @@ def test_dtl_style_lowercases_fixed_segments() -> None:
 
 def test_default_seed_matches_contract() -> None:
     seed = default_seed()
+    assignments = seed.effective_role_assignments()
 
     assert [lab.name for lab in seed.labs] == [
         "dtl-image-factory",
@@ -265,7 +276,14 @@ def test_default_seed_matches_contract() -> None:
         "dtl-team-qa",
     ]
     assert {lab.resource_group for lab in seed.labs} == {"rg-imagefactory"}
-    assert len(seed.effective_role_assignments()) == 4
+    assert [(a.role, a.lab) for a in assignments if a.lab] == [
+        ("Contributor", lab.name) for lab in seed.labs
+    ]
+    assert [(a.role, a.lab_storage) for a in assignments if a.lab_storage] == [
+        ("Storage Blob Data Contributor", name)
+        for name in ("dtl-team-web", "dtl-team-data", "dtl-team-qa")
+    ]
+    assert len(assignments) == 7
 
 
 def test_seed_rejects_two_factory_labs(tmp_path: Path) -> None:
@@ -279,6 +297,49 @@ def test_seed_rejects_two_factory_labs(tmp_path: Path) -> None:
 
     with pytest.raises(SeedError, match="at most one lab"):
         load_seed(path)
+
+
+def test_seed_role_assignment_needs_one_scope(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "labs:\n"
+        "  - {name: a, resource_group: rg}\n"
+        "role_assignments:\n"
+        "  - {identity: system, role: Reader, lab: a, lab_storage: a}\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(SeedError, match="exactly one of 'lab', 'lab_storage'"):
+        load_seed(path)
+
+
+def test_seed_custom_role_with_data_actions_only(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(
+        "labs:\n"
+        "  - {name: a, resource_group: rg}\n"
+        "custom_roles:\n"
+        "  - name: Upload Cleaner\n"
+        "    data_actions: [Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete]\n",
+        encoding="utf-8",
+    )
+
+    role = load_seed(path).custom_roles[0]
+
+    assert role.actions == []
+    assert role.data_actions == [
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete"
+    ]
+
+
+def test_resolve_role_scope_forms() -> None:
+    assert resolve_role_scope([LAB], lab="LAB") == LAB.id
+    assert resolve_role_scope([LAB], lab_storage="lab") == LAB.storage_account_id
+    assert resolve_role_scope([LAB], scope="/subscriptions/s") == "/subscriptions/s"
+    with pytest.raises(ValueError, match="unknown lab 'other'"):
+        resolve_role_scope([LAB], lab_storage="other")
+    with pytest.raises(ValueError, match="exactly one"):
+        resolve_role_scope([LAB], lab="lab", scope="/subscriptions/s")
 
 
 @pytest.mark.parametrize(
@@ -297,3 +358,18 @@ def test_seed_rejects_two_factory_labs(tmp_path: Path) -> None:
 )
 def test_built_in_role_data_actions(role: str, data_action: str, allowed: bool) -> None:
     assert BUILT_IN_ROLES[role.lower()].allows_data_action(data_action) is allowed
+
+
+def test_data_actions_need_assignment_above_scope() -> None:
+    principal = Principal("p", None, "system")
+    container = f"{LAB.storage_account_id}/blobServices/default/containers/uploads"
+    access = AccessControl(
+        [
+            RoleAssignment("p", "Contributor", LAB.id),
+            RoleAssignment("p", "Storage Blob Data Reader", LAB.storage_account_id),
+        ]
+    )
+
+    assert access.is_data_action_allowed(principal, f"{BLOBS}/read", [container])
+    assert not access.is_data_action_allowed(principal, f"{BLOBS}/delete", [container])
+    assert not access.is_data_action_allowed(principal, f"{BLOBS}/read", [LAB.id])
