@@ -31,6 +31,8 @@ from emulator.routing import Router
 from emulator.seed import load_seed
 from emulator.server import EmulatorHTTPServer
 from emulator.state import EmulatorState, StateFile, StateWriter
+from emulator.storageplane import StoragePlane
+from emulator.storageproxy import AzuriteProxy
 from emulator.throttling import Throttle
 from emulator.timings import Timings
 from emulator.tls import load_or_create_ca, server_context
@@ -253,6 +255,13 @@ class Emulator:
                 reset=self.reset,
             )
         )
+        storage = StoragePlane(
+            lambda: list(self.state.labs.values()),
+            self.blobs,
+            self.tokens,
+            self.access,
+            AzuriteProxy(self.blobs.endpoint),
+        )
         front_door = FrontDoor(
             router,
             controls,
@@ -264,6 +273,7 @@ class Emulator:
             self.clock,
             self.state,
             self.advance,
+            storage,
         )
         return EmulatorHTTPServer(
             (self.config.host, self.config.port), front_door, context

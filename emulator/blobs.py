@@ -19,7 +19,9 @@ from azure.storage.blob import (
     BlobProperties,
     BlobSasPermissions,
     BlobServiceClient,
+    ContainerSasPermissions,
     generate_blob_sas,
+    generate_container_sas,
 )
 
 logger = logging.getLogger(__name__)
@@ -102,10 +104,23 @@ class BlobStore:
         expired: bool = False,
     ) -> str:
         """Return a SAS URL for one blob, already expired when expired is True."""
+        token = self.sas_token(container, blob, permission, lifetime, expired=expired)
+        return f"{self.blob_url(container, blob)}?{token}"
+
+    def sas_token(
+        self,
+        container: str,
+        blob: str,
+        permission: str,
+        lifetime: timedelta,
+        *,
+        expired: bool = False,
+    ) -> str:
+        """Return the query string of a blob SAS, already expired when expired is True."""
         now = datetime.now(UTC)
         start = now - _SAS_START_SKEW - (lifetime if expired else timedelta(0))
         expiry = now - timedelta(minutes=1) if expired else now + lifetime
-        token = generate_blob_sas(
+        return generate_blob_sas(
             self.account_name,
             container,
             blob,
@@ -114,7 +129,20 @@ class BlobStore:
             start=start,
             expiry=expiry,
         )
-        return f"{self.blob_url(container, blob)}?{token}"
+
+    def container_sas_token(
+        self, container: str, permission: str, lifetime: timedelta
+    ) -> str:
+        """Return the query string of a SAS for a whole container."""
+        now = datetime.now(UTC)
+        return generate_container_sas(
+            self.account_name,
+            container,
+            account_key=self._account_key,
+            permission=ContainerSasPermissions.from_string(permission),
+            start=now - _SAS_START_SKEW,
+            expiry=now + lifetime,
+        )
 
     def properties(self, container: str, blob: str) -> BlobProperties | None:
         try:

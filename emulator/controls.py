@@ -16,7 +16,7 @@ from emulator import errors, vhd
 from emulator.authorization import AccessControl, RoleAssignment
 from emulator.blobs import BlobStore
 from emulator.clock import ScaledClock
-from emulator.devtestlab.models import resolve_role_scope
+from emulator.devtestlab.models import find_upload_blob, resolve_role_scope
 from emulator.errors import InvalidControlRequest
 from emulator.faults import FaultInjector
 from emulator.identity import ManagedIdentity
@@ -237,12 +237,19 @@ class Controls:
         )
 
     def _url_blob(self, url: str) -> tuple[str, str]:
+        """Return the Azurite container and blob of an Azurite URL or a lab's data-plane URL."""
         location = self.deps.blobs.parse_blob_url(url.split("?", 1)[0])
-        if location is None:
+        if location is not None:
+            return location
+        with self.deps.state.lock:
+            labs = list(self.deps.state.labs.values())
+        found = find_upload_blob(labs, url)
+        if found is None:
             raise InvalidControlRequest(
-                f"The URL '{url}' is not a blob in {self.deps.blobs.endpoint}."
+                f"The URL '{url}' is not a blob in {self.deps.blobs.endpoint} or in "
+                "the upload container of a lab's storage account."
             )
-        return location
+        return found[0].upload_container, found[1]
 
     def _role_assignment(self, item: Any) -> RoleAssignment:
         if not isinstance(item, dict) or not item.get("role"):

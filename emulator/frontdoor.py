@@ -1,10 +1,13 @@
 """The front door: the steps around every request's handler.
 
-The steps run in ARM's order. Injected faults come first, as a front-end
-failure would. Then the token endpoint, routing, api-version,
-authentication, throttling and authorization run, and the handler runs
-under the state lock. Every error becomes an ARM error body here, and
-every request except the test controls goes to the request log.
+Test controls and requests to a lab's storage account (the blob data
+plane, see ``storageplane``) leave here first: they are not ARM requests,
+so they are never faulted, throttled or logged. For the rest, the steps
+run in ARM's order. Injected faults come first, as a front-end failure
+would. Then the token endpoint, routing, api-version, authentication,
+throttling and authorization run, and the handler runs under the state
+lock. Every error becomes an ARM error body here, and every ARM request
+and token request goes to the request log.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from emulator.identity import TOKEN_PATH, TokenService
 from emulator.requestlog import RequestLog, RequestLogEntry
 from emulator.routing import Route, Router
 from emulator.state import EmulatorState
+from emulator.storageplane import StoragePlane
 from emulator.throttling import Throttle, retry_after
 from emulator.wire import Request, Response
 
 logger = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/_emulator/"
+# Largest body of an ARM request or test control.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 DEVTESTLAB_API_VERSIONS = ("2018-09-15",)
 _FAULT_ERRORS: dict[int, type[errors.ArmError]] = {
     429: errors.SubscriptionRequestsThrottled,
@@ -68,6 +74,7 @@ class FrontDoor:
         clock: ScaledClock,
         state: EmulatorState,
         advance: Callable[[], None],
+        storage: StoragePlane,
     ) -> None:
         self.router = router
         self.controls = controls
@@ -79,10 +86,20 @@ class FrontDoor:
         self.clock = clock
         self.state = state
         self.advance = advance
+        self.storage = storage
+
+    def max_body_bytes(self, path: str) -> int:
+        """Return the largest request body accepted for a path."""
+        if self.storage.target(path) is not None:
+            return self.storage.max_body_bytes
+        return MAX_BODY_BYTES
 
     def handle(self, request: Request) -> Outcome:
         if request.path.startswith(CONTROL_PREFIX):
             return Outcome(self.controls(request))
+        target = self.storage.target(request.path)
+        if target is not None:
+            return Outcome(self.storage.handle(request, target))
 
         started = time.time()
         request_id = request.header("x-ms-client-request-id") or str(uuid.uuid4())

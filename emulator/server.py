@@ -11,13 +11,22 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from emulator.frontdoor import FrontDoor
-from emulator.wire import Request
+from emulator.wire import Request, Response
 
 logger = logging.getLogger(__name__)
 
 # Seconds a connection may wait for the TLS handshake or the next request.
 CONNECTION_TIMEOUT_SECONDS = 120
-MAX_BODY_BYTES = 16 * 1024 * 1024
+# Maximum length of the line that gives a chunk's size, with extensions.
+_MAX_CHUNK_LINE_BYTES = 4096
+
+
+class BodyTooLargeError(Exception):
+    """A request body is longer than the front door accepts for its path."""
+
+
+class InvalidBodyError(Exception):
+    """A request body's Content-Length or chunked framing cannot be parsed."""
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -87,13 +96,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        parts = urlsplit(self.path)
+        try:
+            body = self._read_body(self.server.front_door.max_body_bytes(parts.path))
+        except BodyTooLargeError:
             self.send_error(413, "Request body too large")
             return
-        body = self.rfile.read(length) if length else b""
+        except InvalidBodyError as exc:
+            self.send_error(400, f"Invalid request body: {exc}")
+            return
 
-        parts = urlsplit(self.path)
         request = Request(
             method=self.command,
             path=parts.path,
@@ -107,6 +119,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             body=body,
             base_url=f"https://{self.headers.get('Host') or self._server_host()}",
             raw_query=parts.query,
+            raw_headers=list(self.headers.items()),
         )
         outcome = self.server.front_door.handle(request)
         if outcome.response is None:
@@ -114,6 +127,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
 
         response = outcome.response
+        if response.verbatim:
+            self._send_verbatim(response)
+            return
         payload = response.encoded_body()
         self.send_response(response.status)
         for name, value in response.headers.items():
@@ -124,6 +140,61 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _read_body(self, limit: int) -> bytes:
+        """Read the request body, sent with a Content-Length or in chunks."""
+        transfer_encoding = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in transfer_encoding:
+            return self._read_chunked(limit)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as exc:
+            raise InvalidBodyError("the Content-Length is not an integer") from exc
+        if length < 0:
+            raise InvalidBodyError("the Content-Length is negative")
+        if length > limit:
+            raise BodyTooLargeError
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_CHUNK_LINE_BYTES)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError as exc:
+                raise InvalidBodyError(f"invalid chunk size line {line!r}") from exc
+            if size == 0:
+                break
+            total += size
+            if total > limit:
+                raise BodyTooLargeError
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(_MAX_CHUNK_LINE_BYTES)
+        # Trailer fields end with an empty line; the handler ignores them.
+        while self.rfile.readline(_MAX_CHUNK_LINE_BYTES) not in (b"\r\n", b"\n", b""):
+            pass
+        return b"".join(chunks)
+
+    def _send_verbatim(self, response: Response) -> None:
+        """Send a response with its own reason phrase and headers, as another server sent it."""
+        payload = response.encoded_body()
+        head = self.command == "HEAD"
+        reason = (response.reason or "").replace("\r", " ").replace("\n", " ")
+        self.send_response_only(response.status, reason or None)
+        has_length = False
+        for name, value in response.headers.items():
+            if name.lower() == "content-length":
+                if not head:
+                    continue
+                has_length = True
+            self.send_header(name, value)
+        if not has_length:
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if not head and payload:
             self.wfile.write(payload)
 
     def _drop(self) -> None:

@@ -20,7 +20,11 @@ class Principal:
 
 @dataclass
 class Request:
-    """One HTTP request, with the path already split from its query."""
+    """One HTTP request, with the path already split from its query.
+
+    ``headers`` has lower-cased names. ``raw_headers`` keeps the names as
+    sent and in order, for requests that go on to another server.
+    """
 
     method: str
     path: str
@@ -31,6 +35,7 @@ class Request:
     raw_query: str = ""
     params: dict[str, str] = field(default_factory=dict)
     principal: Principal | None = None
+    raw_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -63,12 +68,19 @@ class Request:
 
 @dataclass
 class Response:
-    """A response that the server serialises; body None means no content."""
+    """A response that the server serialises, with no content when body is None.
+
+    A ``verbatim`` response goes out with its own reason phrase and exactly
+    its headers: the server adds no Content-Type, Cache-Control, Date or
+    Server header, and for HEAD it keeps the Content-Length given.
+    """
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     operation_id: str | None = None
+    verbatim: bool = False
+    reason: str | None = None
 
     def encoded_body(self) -> bytes:
         if self.body is None:

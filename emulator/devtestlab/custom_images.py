@@ -1,7 +1,8 @@
 """Custom image operations: CustomImages_CreateOrUpdate, _Get, _List, _Delete.
 
-A custom image is created from a VHD in the lab's upload container. The
-emulator copies the VHD's bytes at once into the lab's internal image
+A custom image is created from a VHD in the lab's upload container, named
+by its URL on the lab's blob data plane as generateUploadUri returns it
+(``https://HOST:PORT/<storage account>/uploads/<blob>``). The emulator copies the VHD's bytes at once into the lab's internal image
 container (the "managed image"), so the uploaded VHD may be deleted
 afterwards. The image becomes Succeeded after a scaled duration, or Failed
 when the VHD is not a fixed VHD or a fault rule fails it.
@@ -21,7 +22,12 @@ from urllib.parse import urlsplit, urlunsplit
 from emulator import errors, vhd
 from emulator.blobs import StorageError
 from emulator.devtestlab.base import BackendBase
-from emulator.devtestlab.models import CustomImage, Lab
+from emulator.devtestlab.models import (
+    UPLOAD_CONTAINER,
+    CustomImage,
+    Lab,
+    find_upload_blob,
+)
 from emulator.devtestlab.validation import (
     check_location,
     check_os_type,
@@ -60,9 +66,18 @@ class CustomImagesMixin(BackendBase):
         return sorted(images, key=lambda image: image.name.lower())
 
     def create_or_update_custom_image(
-        self, lab: Lab, name: str, body: dict[str, Any], principal: Principal
+        self,
+        lab: Lab,
+        name: str,
+        body: dict[str, Any],
+        principal: Principal,
+        base_url: str,
     ) -> tuple[CustomImage, bool]:
-        """Create a custom image from a VHD, or update a finished image's tags and description."""
+        """Create a custom image from a VHD, or update a finished image's tags and description.
+
+        ``base_url`` is the emulator's URL as the client addressed it, which
+        the VHD's URL must start with.
+        """
         existing = self.ctx.state.images.get(image_key(lab, name))
         if existing is not None:
             return self._update_image(existing, body), False
@@ -79,7 +94,7 @@ class CustomImagesMixin(BackendBase):
 
         os_type = check_os_type(vhd_properties.get("osType"), "properties.vhd.osType")
         url = self._vhd_url(vhd_properties.get("imageName"))
-        source = self._source_blob(lab, url)
+        source = self._source_blob(lab, url, base_url)
         problem = self._vhd_problem(source, url)
 
         unique_id = str(uuid.uuid4())
@@ -184,14 +199,22 @@ class CustomImagesMixin(BackendBase):
         parts = urlsplit(image_name)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
-    def _source_blob(self, lab: Lab, url: str) -> tuple[str, str]:
-        location = self.ctx.blobs.parse_blob_url(url)
-        if location is None or location[0] != lab.upload_container:
+    def _source_blob(self, lab: Lab, url: str, base_url: str) -> tuple[str, str]:
+        """Return the Azurite container and blob of a VHD URL in the lab's upload container."""
+        found = find_upload_blob([lab], url)
+        parts, base = urlsplit(url), urlsplit(base_url)
+        same_host = (parts.scheme, parts.netloc.lower()) == (
+            base.scheme,
+            base.netloc.lower(),
+        )
+        if found is None or not same_host:
+            expected = f"{base_url}/{lab.storage_account_name}/{UPLOAD_CONTAINER}/"
             raise errors.InvalidStorageAccountForLab(
                 f"Invalid storage account for lab. The VHD '{url}' must be in the upload "
-                f"container of lab '{lab.name}' ({lab.upload_container}), as "
-                "generateUploadUri returns it."
+                f"container of lab '{lab.name}' ({expected}), as generateUploadUri "
+                "returns it."
             )
+        location = (lab.upload_container, found[1])
         if self.ctx.blobs.properties(*location) is None:
             raise errors.InvalidParameter(
                 f"The VHD blob '{url}' does not exist. Upload it before creating the image.",

@@ -44,8 +44,15 @@ class LabsMixin(BackendBase):
         ]
         return sorted(labs, key=lambda lab: lab.name.lower())
 
-    def generate_upload_uri(self, lab: Lab, blob_name: str | None) -> str:
-        """Return a write SAS URL for one blob in the lab's upload container."""
+    def generate_upload_uri(
+        self, lab: Lab, blob_name: str | None, base_url: str
+    ) -> str:
+        """Return a write SAS URL for one blob in the lab's upload container.
+
+        The URL is on the lab's blob data plane at ``base_url``. Its SAS is
+        one that Azurite signed for the blob in the lab's ``<prefix>-uploads``
+        container, so the data plane passes it on unchanged.
+        """
         name = blob_name or f"{uuid.uuid4()}.vhd"
         if not _BLOB_NAME.match(name) or name.endswith(("/", ".")):
             raise errors.InvalidParameter(
@@ -56,6 +63,7 @@ class LabsMixin(BackendBase):
         expired = self.ctx.faults.for_resource("blob_copy_failure", name) is not None
         if expired:
             logger.info("handing out an expired upload SAS for %s (fault)", name)
-        return self.ctx.blobs.sas_url(
+        sas = self.ctx.blobs.sas_token(
             lab.upload_container, name, "rcw", UPLOAD_SAS_LIFETIME, expired=expired
         )
+        return f"{lab.upload_blob_url(base_url, name)}?{sas}"

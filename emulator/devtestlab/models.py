@@ -13,11 +13,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 from emulator.seed import stable_uuid
 
 API_VERSION = "2018-09-15"
 LAB_TYPE = "Microsoft.DevTestLab/labs"
+# The one container of a lab's storage account on the emulator's blob data
+# plane; Azurite keeps its blobs in the lab's ``<prefix>-uploads`` container.
+UPLOAD_CONTAINER = "uploads"
 
 
 def lab_id(subscription_id: str, resource_group: str, name: str) -> str:
@@ -108,6 +112,11 @@ class Lab:
     @property
     def storage_account_id(self) -> str:
         return storage_account_id(self.subscription_id, self.resource_group, self.name)
+
+    def upload_blob_url(self, base_url: str, blob_name: str) -> str:
+        """Return the URL of a blob in the lab's upload container on the blob data plane."""
+        blob = quote(blob_name, safe="/~")
+        return f"{base_url}/{self.storage_account_name}/{UPLOAD_CONTAINER}/{blob}"
 
     def child_id(self, collection: str, name: str) -> str:
         return dtl_style(f"{self.id}/{collection}/{name}")
@@ -340,3 +349,21 @@ def resolve_role_scope(
     if found is None:
         raise ValueError(f"role assignment names the unknown lab {name!r}")
     return found.id if lab is not None else found.storage_account_id
+
+
+def find_upload_blob(labs: Iterable[Lab], url: str) -> tuple[Lab, str] | None:
+    """Return the lab and blob name of a blob URL in a lab's upload container, else None.
+
+    Only the path counts (``/<storage account>/uploads/<blob>``), so the
+    caller checks the scheme and host. The query is ignored.
+    """
+    segments = urlsplit(url).path.lstrip("/").split("/", 2)
+    if len(segments) != 3 or not segments[2] or segments[2].endswith("/"):
+        return None
+    account, container, blob = segments
+    if unquote(container) != UPLOAD_CONTAINER:
+        return None
+    for lab in labs:
+        if lab.storage_account_name == unquote(account).lower():
+            return lab, unquote(blob)
+    return None

@@ -56,7 +56,7 @@ class DevTestLabResponses:
         body = request.json_object() if request.body else {}
         blob_name = body.get("blobName")
         uri = self.backend.generate_upload_uri(
-            lab, None if blob_name is None else str(blob_name)
+            lab, None if blob_name is None else str(blob_name), request.base_url
         )
         return Response(200, {"uploadUri": uri})
 
@@ -117,7 +117,11 @@ class DevTestLabResponses:
         lab = self._lab(request)
         assert request.principal is not None
         image, created = self.backend.create_or_update_custom_image(
-            lab, request.params["name"], request.json_object(), request.principal
+            lab,
+            request.params["name"],
+            request.json_object(),
+            request.principal,
+            request.base_url,
         )
         if not created:
             return Response(200, render_custom_image(image, lab))

@@ -198,7 +198,10 @@ def test_custom_image_get_missing_raises_not_found(dtl: DevTestLabsClient) -> No
         dtl.custom_images.get(RESOURCE_GROUP, TEAM_LAB, "never-created")
 
 
-def test_upload_uri_is_scoped_to_one_blob(dtl: DevTestLabsClient) -> None:
+def test_upload_uri_is_scoped_to_one_blob(
+    dtl: DevTestLabsClient, sdk_env: RunningEmulator, blob_service: BlobServiceClient
+) -> None:
+    account = dtl.labs.get(RESOURCE_GROUP, TEAM_LAB).default_storage_account
     upload_uri = dtl.labs.generate_upload_uri(
         RESOURCE_GROUP, TEAM_LAB, blob_name="scoped.vhd"
     ).upload_uri
@@ -207,10 +210,14 @@ def test_upload_uri_is_scoped_to_one_blob(dtl: DevTestLabsClient) -> None:
     BlobClient.from_blob_url(upload_uri).upload_blob(b"ok", overwrite=True)
     with pytest.raises(HttpResponseError) as raised:
         BlobClient.from_blob_url(other).upload_blob(b"no", overwrite=True)
+    stored = blob_service.get_blob_client(f"{TEAM_LAB}-uploads", "scoped.vhd")
 
     assert raised.value.status_code == 403
-    assert f"/{TEAM_LAB}-uploads/scoped.vhd?" in upload_uri
+    assert upload_uri.startswith(
+        f"{sdk_env.arm_endpoint}/{account.rsplit('/', 1)[-1]}/uploads/scoped.vhd?"
+    )
     assert "sp=rcw" in upload_uri
+    assert stored.download_blob().readall() == b"ok"
 
 
 def test_upload_uri_copy_failure_fault(

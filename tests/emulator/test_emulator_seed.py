@@ -10,6 +10,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.mgmt.devtestlabs import DevTestLabsClient
+from azure.storage.blob import BlobClient, BlobServiceClient
 from emulator_testing import (
     ARM_SCOPES,
     RunningEmulator,
@@ -105,15 +106,20 @@ def test_seed_labs_in_connection_file(seeded: RunningEmulator) -> None:
 
 
 def test_seed_storage_prefix_names_upload_container(
-    seeded_env: RunningEmulator,
+    seeded_env: RunningEmulator, emulator_azurite: str
 ) -> None:
     uri = (
         _client(seeded_env)
         .labs.generate_upload_uri("rg-seeded", "lab-build", blob_name="x.vhd")
         .upload_uri
     )
+    BlobClient.from_blob_url(uri).upload_blob(b"seeded", overwrite=True)
+    stored = BlobServiceClient.from_connection_string(emulator_azurite).get_blob_client(
+        "seeded-build-uploads", "x.vhd"
+    )
 
-    assert "/seeded-build-uploads/x.vhd?" in uri
+    assert "/uploads/x.vhd?" in uri
+    assert stored.download_blob().readall() == b"seeded"
 
 
 def test_seed_lab_vm_count_limit(seeded_env: RunningEmulator) -> None:

@@ -21,12 +21,21 @@ from emulator.devtestlab.models import (
     Lab,
     container_slug,
     dtl_style,
+    find_upload_blob,
     resolve_role_scope,
 )
 from emulator.devtestlab.validation import check_vm_name, resolve_artifacts
 from emulator.faults import FaultInjector
 from emulator.routing import Route, Router
 from emulator.seed import SeedError, default_seed, load_seed
+from emulator.storageplane import (
+    BlobPermission,
+    BlobTarget,
+    rename_listing,
+    required_permission,
+    split_target,
+)
+from emulator.storageproxy import forwarded_request_headers, returned_response_headers
 from emulator.throttling import Throttle
 from emulator.wire import Principal, Response
 
@@ -373,3 +382,109 @@ def test_data_actions_need_assignment_above_scope() -> None:
     assert access.is_data_action_allowed(principal, f"{BLOBS}/read", [container])
     assert not access.is_data_action_allowed(principal, f"{BLOBS}/delete", [container])
     assert not access.is_data_action_allowed(principal, f"{BLOBS}/read", [LAB.id])
+
+
+def test_find_upload_blob_checks_account_and_container() -> None:
+    account = LAB.storage_account_name
+
+    assert find_upload_blob([LAB], f"https://h/{account}/uploads/a%20b.vhd?sig=x") == (
+        LAB,
+        "a b.vhd",
+    )
+    assert find_upload_blob([LAB], f"https://h/{account}/vhds/a.vhd") is None
+    assert find_upload_blob([LAB], f"https://h/{account}/uploads/") is None
+    assert find_upload_blob([LAB], "https://h/other/uploads/a.vhd") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "comp", "expected"),
+    [
+        ("GET", "a.vhd", None, (f"{BLOBS}/read", "r")),
+        ("HEAD", "a.vhd", None, (f"{BLOBS}/read", "r")),
+        ("PUT", "a.vhd", None, (f"{BLOBS}/write", "cw")),
+        ("PUT", "a.vhd", "page", (f"{BLOBS}/write", "cw")),
+        ("DELETE", "a.vhd", None, (f"{BLOBS}/delete", "d")),
+        ("PUT", "a.vhd", "tags", (f"{BLOBS}/tags/write", "t")),
+        ("GET", "", "list", (f"{BLOBS}/read", "rl")),
+        ("PUT", "", None, None),
+        ("DELETE", "", None, None),
+        ("POST", "a.vhd", None, None),
+    ],
+)
+def test_blob_operation_permissions(
+    method: str, path: str, comp: str | None, expected: tuple[str, str] | None
+) -> None:
+    permission = required_permission(method, BlobTarget(LAB, "uploads", path), comp)
+
+    if expected is None:
+        assert permission is None
+    else:
+        assert permission == BlobPermission(*expected)
+
+
+def test_split_target_of_lab_account() -> None:
+    account = LAB.storage_account_name
+    accounts = {account: LAB}
+
+    assert split_target(f"/{account}/uploads/dir/a%20b.vhd", accounts) == BlobTarget(
+        LAB, "uploads", "dir/a%20b.vhd"
+    )
+    assert split_target(f"/{account}/uploads", accounts) == BlobTarget(
+        LAB, "uploads", ""
+    )
+    assert split_target(f"/{account.upper()}", accounts) == BlobTarget(LAB, "", "")
+    assert split_target("/subscriptions/s/resourceGroups", accounts) is None
+
+
+def test_proxy_drops_hop_by_hop_request_headers() -> None:
+    headers = [
+        ("Host", "127.0.0.1:1"),
+        ("Authorization", "Bearer x"),
+        ("Connection", "keep-alive, X-Trace"),
+        ("X-Trace", "1"),
+        ("Keep-Alive", "timeout=5"),
+        ("Transfer-Encoding", "chunked"),
+        ("Content-Length", "3"),
+        ("x-ms-meta-FactoryRun", "run-1"),
+        ("x-ms-copy-source", "http://127.0.0.1:10000/a/b?sig=s"),
+        ("Range", "bytes=0-511"),
+    ]
+
+    assert forwarded_request_headers(headers) == [
+        ("x-ms-meta-FactoryRun", "run-1"),
+        ("x-ms-copy-source", "http://127.0.0.1:10000/a/b?sig=s"),
+        ("Range", "bytes=0-511"),
+    ]
+
+
+def test_proxy_returns_end_to_end_response_headers() -> None:
+    headers = [
+        ("Content-Length", "10"),
+        ("Connection", "keep-alive"),
+        ("Keep-Alive", "timeout=5"),
+        ("x-ms-meta-a", "1"),
+        ("Vary", "Origin"),
+        ("Vary", "Accept"),
+    ]
+
+    assert returned_response_headers(headers) == {
+        "Content-Length": "10",
+        "x-ms-meta-a": "1",
+        "Vary": "Origin, Accept",
+    }
+
+
+def test_rename_listing_sets_endpoint_and_container() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults '
+        b'ServiceEndpoint="http://127.0.0.1:10000/devstoreaccount1" '
+        b'ContainerName="lab-uploads"><Blobs/></EnumerationResults>'
+    )
+
+    renamed = rename_listing(body, "https://127.0.0.1:4/acct/", "uploads")
+
+    assert renamed == (
+        b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults '
+        b'ServiceEndpoint="https://127.0.0.1:4/acct/" '
+        b'ContainerName="uploads"><Blobs/></EnumerationResults>'
+    )
