@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.labs import LabClient
+from shared.labstorage import LabUploads
 from shared.models import utcnow
 from shared.queues import StageQueues
 from shared.settings import Settings, get_settings
@@ -20,13 +21,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Factory:
-    """Everything a handler talks to: settings, state, queues, labs and the image store."""
+    """Everything a handler talks to: settings, state, queues, labs, their uploads and the image store."""
 
     settings: Settings
     storage: StorageClients
     store: StateStore
     queues: StageQueues
     labs: LabClient
+    uploads: LabUploads
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Factory:
@@ -38,6 +40,7 @@ class Factory:
             store=StateStore(storage),
             queues=StageQueues(storage),
             labs=LabClient(settings.arm_endpoint, credential),
+            uploads=LabUploads(credential),
         )
 
     def ensure_resources(self) -> None:

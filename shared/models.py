@@ -63,6 +63,7 @@ class RetireTarget(StrEnum):
     CUSTOM_IMAGE = "custom_image"
     VHD = "vhd"
     VM = "vm"
+    UPLOAD = "upload"
 
 
 class Trigger(StrEnum):

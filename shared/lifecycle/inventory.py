@@ -8,14 +8,18 @@ from typing import Any
 
 from shared.config import FactoryConfig, parse_resource_id
 from shared.context import Factory
+from shared.errors import AzureOperationError, RunNotFoundError
+from shared.labstorage import container_url_of
 from shared.lifecycle.retention import (
     IMAGE_TAG,
     TIMEOUT_TAG,
     VERSION_TAG,
     FactoryVm,
     LabImage,
+    LabUpload,
     is_factory_resource,
 )
+from shared.models import RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +81,48 @@ def factory_vms(factory: Factory, factory_lab_id: str) -> list[FactoryVm]:
             )
         )
     return vms
+
+
+# generateUploadUri needs a blob name; the sweep only uses the container part.
+_PROBE_BLOB = "imagefactory-sweep.vhd"
+
+
+def factory_uploads(
+    factory: Factory, lab_id: str, current_run_id: str
+) -> list[LabUpload]:
+    """Return the VHDs the factory uploaded into a lab's storage, each with whether its run ended.
+
+    The calling run counts as ended, because it lists uploads only after all
+    its copies finished. A lab whose storage the app cannot list is logged
+    and left out, so that a missing data role never fails a run.
+    """
+    lab = parse_resource_id(lab_id)
+    try:
+        container = container_url_of(factory.labs.upload_uri(lab, _PROBE_BLOB))
+        blobs = factory.uploads.list_factory_uploads(container)
+    except AzureOperationError as exc:
+        logger.error(
+            "listing the upload VHDs of lab %s failed; they stay until a later run: %s",
+            lab.name,
+            exc,
+        )
+        return []
+    ended: dict[str, bool] = {}
+    uploads = []
+    for blob in blobs:
+        if blob.run_id not in ended:
+            ended[blob.run_id] = _run_ended(factory, blob.run_id, current_run_id)
+        uploads.append(LabUpload(lab_id, blob.url, blob.run_id, ended[blob.run_id]))
+    return uploads
+
+
+def _run_ended(factory: Factory, run_id: str, current_run_id: str) -> bool:
+    if not run_id or run_id == current_run_id:
+        return True
+    try:
+        return RunStatus(factory.store.get_run(run_id).status).is_final
+    except RunNotFoundError:
+        return True
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Decide what to retire: old versions, unsubscribed images, expired versions, orphaned VMs.
+"""Decide what to retire: old and expired versions, unsubscribed images, orphaned VMs and uploads.
 
 Pure functions over the configuration and what the labs and the image store
 hold, so the same rules serve a run's retirement phase and
@@ -49,6 +49,16 @@ class FactoryVm:
 
 
 @dataclass(frozen=True)
+class LabUpload:
+    """A VHD the factory uploaded into a team lab's storage, and whether its run has ended."""
+
+    lab_id: str
+    url: str
+    run_id: str
+    run_ended: bool
+
+
+@dataclass(frozen=True)
 class Retirement:
     """One thing to delete, and why."""
 
@@ -61,7 +71,7 @@ class Retirement:
 
     @property
     def task_id(self) -> str:
-        if self.target == RetireTarget.CUSTOM_IMAGE:
+        if self.target in (RetireTarget.CUSTOM_IMAGE, RetireTarget.UPLOAD):
             return f"retire|{self.target}|{self.lab_id.lower()}|{self.name}"
         return f"retire|{self.target}|{self.name}"
 
@@ -78,6 +88,7 @@ def plan_retirements(
     factory_vms: Iterable[FactoryVm] = (),
     orphan_margin: timedelta = DEFAULT_ORPHAN_MARGIN,
     current_hashes: Mapping[str, str] | None = None,
+    uploads: Iterable[LabUpload] = (),
 ) -> list[Retirement]:
     """Return every retirement the configuration's policies call for, now.
 
@@ -89,6 +100,7 @@ def plan_retirements(
     retirements = _lab_retirements(config, lab_images, now)
     retirements += _store_retirements(config, versions, now, current_hashes)
     retirements += _orphan_vms(config, factory_vms, now, orphan_margin)
+    retirements += _leftover_uploads(uploads)
     return retirements
 
 
@@ -231,6 +243,23 @@ def _orphan_vms(
                 )
             )
     return retirements
+
+
+def _leftover_uploads(uploads: Iterable[LabUpload]) -> list[Retirement]:
+    """Retire each uploaded VHD whose run has ended, because a copy deletes its upload when it ends."""
+    return [
+        Retirement(
+            RetireTarget.UPLOAD,
+            upload.lab_id,
+            "",
+            "",
+            upload.url,
+            f"upload VHD {upload.url.rsplit('/', 1)[-1]} left by run "
+            f"{upload.run_id or '(unknown)'}, which has ended",
+        )
+        for upload in uploads
+        if upload.run_ended
+    ]
 
 
 def _expired(

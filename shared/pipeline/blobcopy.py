@@ -41,10 +41,12 @@ def blob_client(url: str) -> BlobClient:
     return BlobClient.from_blob_url(url)
 
 
-def start_copy(destination: BlobClient, source_url: str) -> CopyState:
-    """Start copying ``source_url`` (a SAS URL) into ``destination``."""
+def start_copy(
+    destination: BlobClient, source_url: str, metadata: dict[str, str] | None = None
+) -> CopyState:
+    """Start copying ``source_url`` (a SAS URL) into ``destination``, with ``metadata``."""
     try:
-        result = destination.start_copy_from_url(source_url)
+        result = destination.start_copy_from_url(source_url, metadata=metadata)
     except HttpResponseError as exc:
         raise AzureOperationError(
             f"starting the copy into {destination.url} failed: {exc.reason}",

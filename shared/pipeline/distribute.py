@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
 from shared.config import LabRef, parse_resource_id
 from shared.context import Factory
+from shared.errors import AzureOperationError
+from shared.labstorage import upload_metadata
 from shared.lifecycle.retention import (
     FACTORY_TAG,
     FACTORY_TAG_VALUE,
@@ -100,7 +100,7 @@ def _start_upload(factory: Factory, task: Task, lab: LabRef) -> None:
         SOURCE_SAS_LIFETIME,
     )
     task.copy_attempts += 1
-    start_copy(blob_client(upload_url), source)
+    start_copy(blob_client(upload_url), source, upload_metadata(task.run_id))
     task.upload_blob_url = blob_url_without_query(upload_url)
     logger.info(
         "run %s: copying %s %s into lab %s",
@@ -123,6 +123,7 @@ def _upload_done(
         return False
     if task.copy_attempts >= MAX_COPY_ATTEMPTS:
         reason = f"copying the VHD into lab {lab.name} failed {task.copy_attempts} times: {detail}"
+        _delete_upload(factory, task, lab)
         finish(factory, task, TaskStatus.FAILED, reason)
         return False
     logger.warning(
@@ -174,22 +175,23 @@ def _check_image(
 
 
 def _delete_upload(factory: Factory, task: Task, lab: LabRef) -> None:
-    """Delete the uploaded VHD; a custom image keeps its own copy of the bytes."""
-    upload_url = factory.labs.upload_uri(lab, f"{task.custom_image_name}.vhd")
+    """Delete the uploaded VHD, because the custom image keeps its own copy of the bytes.
+
+    A failed delete is logged and does not fail the copy. The retention sweep
+    at the end of this run or a later one deletes the VHD instead.
+    """
+    url = task.upload_blob_url or blob_url_without_query(
+        factory.labs.upload_uri(lab, f"{task.custom_image_name}.vhd")
+    )
     try:
-        blob_client(upload_url).delete_blob()
-    except ResourceNotFoundError:
-        pass
-    except HttpResponseError as exc:
-        # NOTE: an upload URI may grant no delete permission (the emulator's
-        # grants read, create and write only; what Azure grants is unverified).
-        # The VHD then stays in the lab's storage: the custom image does not
-        # depend on it, and a lab owner can delete it.
-        logger.info(
-            "run %s: could not delete upload blob in lab %s: %s",
+        factory.uploads.delete(url)
+    except AzureOperationError as exc:
+        logger.warning(
+            "run %s: deleting upload blob %s in lab %s failed; the retention sweep retries: %s",
             task.run_id,
+            url,
             lab.name,
-            exc.reason,
+            exc,
         )
 
 

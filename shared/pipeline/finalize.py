@@ -16,9 +16,15 @@ from shared.config import ConfigError, load_config_files
 from shared.context import Factory
 from shared.errors import AzureOperationError
 from shared.gitsource import ConfigSourceError
-from shared.lifecycle.inventory import factory_lab_images, factory_vms, team_lab_ids
+from shared.lifecycle.inventory import (
+    factory_lab_images,
+    factory_uploads,
+    factory_vms,
+    team_lab_ids,
+)
 from shared.lifecycle.retention import (
     LabImage,
+    LabUpload,
     Retirement,
     current_content_hashes,
     plan_retirements,
@@ -116,7 +122,10 @@ def find_retirements(factory: Factory, run: Run) -> list[Retirement]:
         )
         return []
     lab_images: list[LabImage] = []
+    uploads: list[LabUpload] = []
     for lab_id in team_lab_ids(factory, config):
+        if lab_id.lower() != config.factory_lab_id.lower():
+            uploads += factory_uploads(factory, lab_id, run.run_id)
         try:
             lab_images += factory_lab_images(factory, lab_id)
         except AzureOperationError as exc:
@@ -130,7 +139,7 @@ def find_retirements(factory: Factory, run: Run) -> list[Retirement]:
     hashes = current_content_hashes(config, factory.store.find_version)
     versions = factory.store.list_versions()
     return plan_retirements(
-        config, lab_images, versions, factory.now(), vms, margin, hashes
+        config, lab_images, versions, factory.now(), vms, margin, hashes, uploads
     )
 
 
@@ -152,6 +161,9 @@ def _retire_task(run_id: str, retirement: Retirement) -> Task:
         task.lab = retirement.lab_id.rstrip("/").rsplit("/", 1)[-1]
     elif retirement.target == RetireTarget.VHD:
         task.vhd_url = retirement.name
+    elif retirement.target == RetireTarget.UPLOAD:
+        task.upload_blob_url = retirement.name
+        task.lab = retirement.lab_id.rstrip("/").rsplit("/", 1)[-1]
     else:
         task.vm_name = retirement.name
     return task

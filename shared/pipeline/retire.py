@@ -34,6 +34,11 @@ def handle_retire(factory: Factory, message: StageMessage) -> None:
         _retire_custom_image(factory, task)
     elif task.target == RetireTarget.VHD:
         _retire_vhd(factory, task)
+    elif task.target == RetireTarget.UPLOAD:
+        factory.uploads.delete(task.upload_blob_url)
+        logger.info("deleted upload VHD %s: %s", task.upload_blob_url, task.reason)
+        task.phase = "retired"
+        finish(factory, task, TaskStatus.SUCCEEDED)
     elif task.target == RetireTarget.VM:
         factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
         logger.info(

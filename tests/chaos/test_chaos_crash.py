@@ -152,10 +152,5 @@ def test_chaos_custom_image_per_copy(outcome: ChaosOutcome) -> None:
     assert outcome.audit.versions == PROFILE.images
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the upload URI's SAS grants read, create and write but not delete, "
-    "so the factory cannot delete an uploaded VHD",
-)
 def test_chaos_leaves_no_upload_blob(outcome: ChaosOutcome) -> None:
     assert outcome.audit.problems["no_upload_blob"] == []

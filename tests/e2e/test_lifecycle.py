@@ -417,3 +417,41 @@ def test_missing_role_fails_only_that_lab(life: Lifecycle) -> None:
     assert copies["team-web"]["status"] == "failed"
     assert "AuthorizationFailed" in copies["team-web"]["error"]
     assert copies["team-data"]["status"] == "succeeded"
+
+
+def test_upload_sweep_after_missing_role(life: Lifecycle) -> None:
+    # A blob in the upload container that the factory did not write.
+    hand_made = BlobClient.from_blob_url(
+        life.labs.upload_uri(TEAM_WEB, "handmade-notes.vhd")
+    )
+    hand_made.upload_blob(b"\0" * 512, blob_type="PageBlob", overwrite=True)
+    assignments = life.controls("role-assignments")["role_assignments"]
+    kept = [
+        a
+        for a in assignments
+        if "/providers/microsoft.storage/" not in a["scope"].lower()
+    ]
+    assert len(kept) < len(assignments)
+    life.controls("role-assignments", "PUT", {"role_assignments": kept})
+    try:
+        text = with_extra_artifact(docker_text(life), "zip")
+        run = life.push({DOCKER_FILE: text}, "Add zip")
+    finally:
+        life.controls("role-assignments", "PUT", {"role_assignments": assignments})
+    # Without the data role the copies succeed and leave their uploads behind.
+    assert run["run"]["status"] == "succeeded", run["run"]["error"]
+    version = tasks_of(run, "build")[0]["version"]
+    name = custom_image_name(DOCKER_IMAGE, version)
+    left = BlobClient.from_blob_url(life.labs.upload_uri(TEAM_WEB, f"{name}.vhd"))
+    assert left.exists()
+
+    expiry = life.run_timer("expiry", trigger="expiry")
+    assert expiry is not None
+    assert expiry["run"]["status"] == "succeeded", expiry["run"]["error"]
+    swept = [t for t in tasks_of(expiry, "retire") if t["target"] == "upload"]
+    assert {t["phase"] for t in swept} == {"retired"}
+    # Earlier tests can leave uploads too, such as a copy that failed on a role.
+    mine = [t for t in swept if run["run"]["run_id"] in t["reason"]]
+    assert len(mine) == len(tasks_of(run, "copy"))
+    assert not left.exists()
+    assert hand_made.exists()

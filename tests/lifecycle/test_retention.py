@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from shared.config import FactoryConfig, load_config_dir
-from shared.lifecycle.retention import FactoryVm, LabImage, plan_retirements
+from shared.labstorage import container_url_of
+from shared.lifecycle.retention import FactoryVm, LabImage, LabUpload, plan_retirements
 from shared.models import ImageVersion, RetireTarget
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,3 +142,35 @@ def test_factory_lab_keeps_only_bases(config: FactoryConfig) -> None:
     assert [r.reason for r in result] == [
         "linux/ubuntu-docker is no longer the base of another image"
     ]
+
+
+def test_uploads_of_ended_runs_are_retired(config: FactoryConfig) -> None:
+    lab = lab_id(config, "team-qa")
+    container = "https://aqa1234.blob.core.windows.net/uploads"
+    uploads = [
+        LabUpload(lab, f"{container}/linux-ubuntu-docker-1.vhd", "run-a", True),
+        LabUpload(lab, f"{container}/linux-ubuntu-docker-2.vhd", "run-b", False),
+    ]
+    result = plan_retirements(config, [], [], NOW, uploads=uploads)
+    assert [(r.target, r.name) for r in result] == [
+        (RetireTarget.UPLOAD, f"{container}/linux-ubuntu-docker-1.vhd")
+    ]
+    assert "linux-ubuntu-docker-1.vhd left by run run-a" in result[0].reason
+    assert result[0].task_id.startswith(f"retire|upload|{lab.lower()}|https://")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://acct.blob.core.windows.net/uploads/a.vhd?sv=1&sig=x",
+            "https://acct.blob.core.windows.net/uploads",
+        ),
+        (
+            "https://127.0.0.1:8443/acct/uploads/a.vhd?sig=x",
+            "https://127.0.0.1:8443/acct/uploads",
+        ),
+    ],
+)
+def test_container_url_of_upload_uri(url: str, expected: str) -> None:
+    assert container_url_of(url) == expected

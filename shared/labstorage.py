@@ -1,0 +1,156 @@
+"""The upload container of a team lab's storage account, read and cleaned with the app's identity.
+
+DevTest Labs creates a custom image from a VHD only if the VHD sits in the
+lab's own storage account, so the factory copies each version into the
+lab's ``uploads`` container through a SAS that ``generateUploadUri`` hands
+out. That SAS lets the factory write, not delete. Deleting the uploaded VHD
+once the custom image exists, and finding VHDs that a crash left behind,
+needs the app's own Entra identity and a data role on the lab's storage
+account (docs/deploy.md names it). The factory marks every blob it uploads
+with metadata, so that only its own uploads are ever deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from shared.errors import AzureOperationError
+from shared.storage import pooled_transport
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobClient, ContainerClient
+
+logger = logging.getLogger(__name__)
+
+# Metadata on each uploaded VHD: who wrote it and for which run.
+UPLOAD_OWNER_KEY = "createdby"
+UPLOAD_OWNER_VALUE = "imagefactory"
+UPLOAD_RUN_KEY = "factoryrun"
+# The data role to grant when Azure Storage rejects the app's identity with 403.
+UPLOAD_ROLE_HINT = (
+    "grant the app's identity the 'Image Factory upload cleaner' role (or Storage "
+    "Blob Data Contributor) on the lab's storage account; see docs/deploy.md"
+)
+_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def upload_metadata(run_id: str) -> dict[str, str]:
+    """Metadata that marks an uploaded VHD as the factory's, written by ``run_id``."""
+    return {UPLOAD_OWNER_KEY: UPLOAD_OWNER_VALUE, UPLOAD_RUN_KEY: run_id}
+
+
+@dataclass(frozen=True)
+class UploadBlob:
+    """A VHD the factory uploaded into a lab's upload container."""
+
+    url: str
+    name: str
+    run_id: str
+    last_modified: datetime | None
+
+
+def container_url_of(upload_url: str) -> str:
+    """Return the container URL of ``upload_url``, a blob URL with or without a SAS."""
+    parts = urlsplit(upload_url)
+    path = parts.path.rstrip("/")
+    container_path = path.rsplit("/", 1)[0]
+    return urlunsplit((parts.scheme, parts.netloc, container_path, "", ""))
+
+
+class LabUploads:
+    """Delete and list blobs in labs' upload containers with a token credential."""
+
+    def __init__(self, credential: Any) -> None:
+        self._credential = credential
+        self._transport: Any = None
+
+    def delete(self, blob_url: str) -> bool:
+        """Delete the blob at ``blob_url`` (its query is ignored); False if it was gone."""
+        client = self._blob(blob_url)
+        try:
+            client.delete_blob()
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            raise _storage_error(f"deleting {client.url}", exc) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise AzureOperationError(
+                f"deleting {client.url} failed: connection error: {exc}", retryable=True
+            ) from exc
+        return True
+
+    def list_factory_uploads(self, container_url: str) -> list[UploadBlob]:
+        """Return the blobs in the container that carry the factory's metadata."""
+        container = self._container(container_url)
+        try:
+            return list(self._factory_blobs(container))
+        except ResourceNotFoundError:
+            return []
+        except HttpResponseError as exc:
+            raise _storage_error(f"listing {container.url}", exc) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise AzureOperationError(
+                f"listing {container.url} failed: connection error: {exc}",
+                retryable=True,
+            ) from exc
+
+    def _factory_blobs(self, container: ContainerClient) -> Iterator[UploadBlob]:
+        base = container.url.rstrip("/")
+        for blob in container.list_blobs(include=["metadata"]):
+            metadata = {k.lower(): v for k, v in (blob.metadata or {}).items()}
+            if metadata.get(UPLOAD_OWNER_KEY) != UPLOAD_OWNER_VALUE:
+                continue
+            yield UploadBlob(
+                url=f"{base}/{blob.name}",
+                name=blob.name,
+                run_id=metadata.get(UPLOAD_RUN_KEY, ""),
+                last_modified=blob.last_modified,
+            )
+
+    def _blob(self, blob_url: str) -> BlobClient:
+        from azure.storage.blob import BlobClient
+
+        return BlobClient.from_blob_url(
+            blob_url.split("?", 1)[0],
+            credential=self._credential,
+            transport=self._shared_transport(),
+        )
+
+    def _container(self, container_url: str) -> ContainerClient:
+        from azure.storage.blob import ContainerClient
+
+        return ContainerClient.from_container_url(
+            container_url.split("?", 1)[0],
+            credential=self._credential,
+            transport=self._shared_transport(),
+        )
+
+    def _shared_transport(self) -> Any:
+        if self._transport is None:
+            self._transport = pooled_transport()
+        return self._transport
+
+
+def _storage_error(action: str, exc: HttpResponseError) -> AzureOperationError:
+    status = exc.status_code
+    code = getattr(exc, "error_code", None)
+    message = f"{action} failed: {code or status}: {exc.reason}"
+    if status == 403:
+        message = (
+            f"{message}. To let the factory clean up its uploads, {UPLOAD_ROLE_HINT}"
+        )
+    return AzureOperationError(
+        message, code=code, status=status, retryable=status in _RETRYABLE_STATUS
+    )
