@@ -103,7 +103,9 @@ class Run:
     total: int = 0
     finished: int = 0
     succeeded: int = 0
+    # Failed or skipped; cancelled tasks are counted apart.
     failed: int = 0
+    cancelled: int = 0
     etag: str | None = field(default=None, compare=False)
 
     def to_api(self) -> dict[str, Any]:
@@ -125,6 +127,7 @@ class Run:
                 "finished": self.finished,
                 "succeeded": self.succeeded,
                 "failed": self.failed,
+                "cancelled": self.cancelled,
                 "pending": self.total - self.finished,
             },
         }

@@ -83,6 +83,8 @@ def retry_run(
                 header.finished -= 1
                 if status == TaskStatus.SUCCEEDED:
                     header.succeeded -= 1
+                elif status == TaskStatus.CANCELLED:
+                    header.cancelled -= 1
                 else:
                     header.failed -= 1
             header.status = RunStatus.RUNNING

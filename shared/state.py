@@ -35,7 +35,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.errors import RunNotFoundError, TransientError
 from shared.keys import escape_key, unescape_key
-from shared.models import ImageVersion, Run, Task, from_entity, to_entity
+from shared.models import ImageVersion, Run, Task, TaskStatus, from_entity, to_entity
 from shared.storage import StorageClients
 
 logger = logging.getLogger(__name__)
@@ -243,8 +243,10 @@ class StateStore:
         def count(run: Run) -> None:
             for task in tasks:
                 run.finished += 1
-                if task.status == "succeeded":
+                if task.status == TaskStatus.SUCCEEDED:
                     run.succeeded += 1
+                elif task.status == TaskStatus.CANCELLED:
+                    run.cancelled += 1
                 else:
                     run.failed += 1
 

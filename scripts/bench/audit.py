@@ -99,11 +99,13 @@ def check_run_counters(
         problems.append(f"run {run_id} has not ended: {run.status}")
     finished = [t for t in tasks if TaskStatus(t.status).is_final]
     succeeded = [t for t in tasks if t.status == TaskStatus.SUCCEEDED]
+    cancelled = [t for t in tasks if t.status == TaskStatus.CANCELLED]
     expected = {
         "total": len(tasks),
         "finished": len(finished),
         "succeeded": len(succeeded),
-        "failed": len(finished) - len(succeeded),
+        "failed": len(finished) - len(succeeded) - len(cancelled),
+        "cancelled": len(cancelled),
     }
     for name, value in expected.items():
         recorded = getattr(run, name)

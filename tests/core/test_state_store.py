@@ -105,6 +105,28 @@ def test_state_store_finish_twice_is_rejected(store: StateStore) -> None:
     assert store.get_run(run.run_id).finished == 1
 
 
+def test_state_store_counts_cancelled_apart(store: StateStore) -> None:
+    run, tasks = make_run(store, 4)
+    statuses = [
+        TaskStatus.SUCCEEDED,
+        TaskStatus.FAILED,
+        TaskStatus.SKIPPED,
+        TaskStatus.CANCELLED,
+    ]
+    finished = []
+    for planned, status in zip(tasks, statuses, strict=True):
+        task = store.get_task(run.run_id, planned.task_id)
+        task.status = status
+        finished.append(task)
+    store.finish_tasks(run.run_id, finished)
+
+    header = store.get_run(run.run_id)
+    assert header.finished == 4
+    assert header.succeeded == 1
+    assert header.failed == 2
+    assert header.cancelled == 1
+
+
 def test_state_store_delivery_claim_returns_first_run(store: StateStore) -> None:
     delivery = secrets.token_hex(8)
     assert store.claim_delivery("github", delivery, "run-a") == "run-a"

@@ -317,6 +317,10 @@ def test_cancel_leaves_no_vm_or_partial_copy(life: Lifecycle) -> None:
     run = wait_for_run(life.stack, run_id)
     assert run["run"]["status"] == "cancelled"
     assert all(t["status"] in ("cancelled", "skipped") for t in run["tasks"])
+    counts = run["run"]["counts"]
+    statuses = [t["status"] for t in run["tasks"]]
+    assert counts["cancelled"] == statuses.count("cancelled")
+    assert counts["failed"] == statuses.count("skipped")
     wait_for(
         lambda: (
             not [vm for vm in life.live_vms(FACTORY_LAB) if vm.name.startswith("ifb")]
