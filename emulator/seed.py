@@ -2,8 +2,8 @@
 
 They come from a YAML seed file, or from the default seed: one factory lab
 and three team labs in one resource group, and a system-assigned managed
-identity with Contributor on each lab and Storage Blob Data Contributor on
-each team lab's storage account.
+identity with Contributor and Storage Blob Data Contributor on each lab and
+its storage account.
 """
 
 from __future__ import annotations
@@ -125,8 +125,9 @@ class Seed(_Strict):
         """Return the role assignments, or the default ones for each identity.
 
         The default gives Contributor on every lab, and Storage Blob Data
-        Contributor on every team lab's storage account, where the factory
-        deletes and lists the VHDs it uploaded.
+        Contributor on every lab's storage account, where the factory deletes
+        and lists the VHDs it uploaded. The factory lab receives uploads too:
+        the bases of layered images.
         """
         if self.role_assignments is not None:
             return list(self.role_assignments)
@@ -144,7 +145,6 @@ class Seed(_Strict):
             )
             for identity in identities
             for lab in self.labs
-            if lab.kind == "team"
         ]
         return on_labs + on_storage
 

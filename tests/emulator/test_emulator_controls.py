@@ -143,8 +143,8 @@ def test_default_role_assignments(sdk_env: RunningEmulator, controls: Controls) 
 
     assert {item["identity"] for item in assignments} == {"system"}
     assert len(on_labs) == 4
-    assert len(on_storage) == 3
-    assert len(assignments) == 7
+    assert len(on_storage) == 4
+    assert len(assignments) == 8
     assert all("/Microsoft.Storage/storageAccounts/" in i["scope"] for i in on_storage)
 
 

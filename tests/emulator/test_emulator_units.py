@@ -289,10 +289,9 @@ def test_default_seed_matches_contract() -> None:
         ("Contributor", lab.name) for lab in seed.labs
     ]
     assert [(a.role, a.lab_storage) for a in assignments if a.lab_storage] == [
-        ("Storage Blob Data Contributor", name)
-        for name in ("dtl-team-web", "dtl-team-data", "dtl-team-qa")
+        ("Storage Blob Data Contributor", lab.name) for lab in seed.labs
     ]
-    assert len(assignments) == 7
+    assert len(assignments) == 8
 
 
 def test_seed_rejects_two_factory_labs(tmp_path: Path) -> None:
