@@ -218,8 +218,23 @@ module teamLabAccess 'modules/lab-access.bicep' = [
   }
 ]
 
-// The lab's storage account is known only once the lab is read, so its name reaches the
-// module as a parameter.
+// A lab's storage account is known only once the lab is read, so its name reaches the
+// module as a parameter. The factory lab receives uploads too: the bases of layered images.
+resource factoryLab 'Microsoft.DevTestLab/labs@2018-09-15' existing = {
+  name: split(factoryLabId, '/')[8]
+  scope: resourceGroup(split(factoryLabId, '/')[2], split(factoryLabId, '/')[4])
+}
+
+module factoryLabUploadsAccess 'modules/lab-uploads-access.bicep' = {
+  name: 'factory-lab-uploads-access-${resourceToken}'
+  scope: resourceGroup(split(factoryLabId, '/')[2], split(factoryLabId, '/')[4])
+  params: {
+    storageAccountName: last(split(factoryLab.properties.defaultStorageAccount, '/'))
+    principalId: identity.outputs.principalId
+    roleDefinitionName: labRoles.outputs.uploadCleanerRoleName
+  }
+}
+
 resource teamLabs 'Microsoft.DevTestLab/labs@2018-09-15' existing = [
   for labId in teamLabIds: {
     name: split(labId, '/')[8]

@@ -1,5 +1,5 @@
-// Lets the app's identity list and delete blobs in the upload container of one team
-// lab's storage account, and nowhere else in it. Deployed at the lab's resource group,
+// Lets the app's identity list and delete blobs in the upload container of one lab's
+// storage account, and nowhere else in it. Deployed at the lab's resource group,
 // where DevTest Labs keeps the lab's storage account.
 
 @description('Name of the lab\'s storage account (the last segment of its defaultStorageAccount id).')

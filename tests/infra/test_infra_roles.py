@@ -273,6 +273,7 @@ def test_custom_role_names_are_unique_per_environment() -> None:
         ("teamLabAccess", "labDistributorRoleName"),
         ("factoryDiskAccess", "diskReaderRoleName"),
         ("teamLabUploadsAccess", "uploadCleanerRoleName"),
+        ("factoryLabUploadsAccess", "uploadCleanerRoleName"),
     ],
 )
 def test_lab_scopes_get_their_own_role(module_symbol: str, role_output: str) -> None:
@@ -303,6 +304,7 @@ def test_lab_access_deployed_at_lab_groups() -> None:
         == "resourceGroup(split(labId, '/')[2], split(labId, '/')[4])"
     )
     assert scopes["teamLabUploadsAccess"] == scopes["teamLabAccess"]
+    assert scopes["factoryLabUploadsAccess"] == scopes["factoryLabAccess"]
     assert scopes["factoryDiskAccess"] == (
         "resourceGroup(split(factoryLabId, '/')[2], factoryVmResourceGroupName)"
     )
