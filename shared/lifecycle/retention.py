@@ -128,6 +128,11 @@ def _lab_retirements(
         else:
             keep = config.versions_to_keep_in(lab, image)
             reason = f"older than the newest {keep} versions kept in lab {lab.name}"
+        if lab is not None and lab_key == config.factory_lab_id.lower():
+            # A team lab that is also the factory lab keeps the bases of layered builds too.
+            base_keep, base_reason = _factory_lab_policy(config, image_name)
+            if base_keep > keep:
+                keep, reason = base_keep, f"{reason}, and {base_reason}"
         for index, version in enumerate(held):
             expired = _expired(config, image_name, version.created, now)
             if index < keep and not expired:

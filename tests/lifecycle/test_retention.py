@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -174,3 +175,25 @@ def test_uploads_of_ended_runs_are_retired(config: FactoryConfig) -> None:
 )
 def test_container_url_of_upload_uri(url: str, expected: str) -> None:
     assert container_url_of(url) == expected
+
+
+def test_team_lab_as_factory_lab_keeps_bases(tmp_path: Path) -> None:
+    # team-qa is the factory lab too, and receives only windows/ images here.
+    shutil.copytree(ROOT / "examples" / "config-repo", tmp_path, dirs_exist_ok=True)
+    labs = tmp_path / "labs.yaml"
+    factory = tmp_path / "factory.yaml"
+    data = tmp_path / "images" / "linux" / "ubuntu-data.yaml"
+    labs.write_text(
+        labs.read_text().replace(
+            'images: ["windows/", "linux/ubuntu-docker"]', 'images: ["windows/"]'
+        )
+    )
+    factory.write_text(factory.read_text().replace("dtl-image-factory", "dtl-team-qa"))
+    gallery = data.read_text().split("base:\n", 1)[1].split("vm_size:", 1)[0]
+    data.write_text(data.read_text().replace(gallery, "  image: linux/ubuntu-docker\n"))
+    config = load_config_dir(tmp_path)
+    qa_lab = lab_id(config, "team-qa")
+    base = LabImage(qa_lab, "linux-ubuntu-docker-1", "linux/ubuntu-docker", "1", NOW)
+
+    assert config.factory_lab_id == qa_lab
+    assert plan_retirements(config, [base], [], NOW) == []
