@@ -1,4 +1,4 @@
-"""The upload container of a team lab's storage account, read and cleaned with the app's identity.
+"""The upload container of a lab's storage account, read and cleaned with the app's identity.
 
 DevTest Labs creates a custom image from a VHD only if the VHD sits in the
 lab's own storage account, so the factory copies each version into the
@@ -40,8 +40,9 @@ UPLOAD_OWNER_VALUE = "imagefactory"
 UPLOAD_RUN_KEY = "factoryrun"
 # The data role to grant when Azure Storage rejects the app's identity with 403.
 UPLOAD_ROLE_HINT = (
-    "grant the app's identity the 'Image Factory upload cleaner' role (or Storage "
-    "Blob Data Contributor) on the lab's storage account; see docs/deploy.md"
+    "grant the app's identity the role 'Image Factory upload cleaner (<environment>-<token>)' "
+    "that azd creates, or Storage Blob Data Contributor, on the lab's storage account; "
+    "see docs/deploy.md"
 )
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -69,6 +70,15 @@ def container_url_of(upload_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, container_path, "", ""))
 
 
+@dataclass(frozen=True)
+class UploadProperties:
+    """Owner metadata and ETag of an upload, read before deleting it."""
+
+    factory_owned: bool
+    run_id: str
+    etag: str
+
+
 class LabUploads:
     """Delete and list blobs in labs' upload containers with a token credential."""
 
@@ -76,11 +86,42 @@ class LabUploads:
         self._credential = credential
         self._transport: Any = None
 
-    def delete(self, blob_url: str) -> bool:
-        """Delete the blob at ``blob_url`` (its query is ignored); False if it was gone."""
+    def properties(self, blob_url: str) -> UploadProperties | None:
+        """Return the owner metadata and ETag of the blob at ``blob_url``, or None if it is gone."""
         client = self._blob(blob_url)
         try:
-            client.delete_blob()
+            blob = client.get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            raise _storage_error(f"reading {client.url}", exc) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise AzureOperationError(
+                f"reading {client.url} failed: connection error: {exc}", retryable=True
+            ) from exc
+        metadata = _lowered(blob.metadata)
+        return UploadProperties(
+            factory_owned=metadata.get(UPLOAD_OWNER_KEY) == UPLOAD_OWNER_VALUE,
+            run_id=metadata.get(UPLOAD_RUN_KEY, ""),
+            etag=str(blob.etag or ""),
+        )
+
+    def delete(self, blob_url: str, etag: str | None = None) -> bool:
+        """Delete the blob at ``blob_url`` (its query is ignored); False if it was gone.
+
+        With ``etag``, the blob is deleted only if it has not changed since,
+        and a changed blob raises AzureOperationError with status 412.
+        """
+        from azure.core import MatchConditions
+
+        client = self._blob(blob_url)
+        try:
+            if etag:
+                client.delete_blob(
+                    etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            else:
+                client.delete_blob()
         except ResourceNotFoundError:
             return False
         except HttpResponseError as exc:
@@ -107,13 +148,13 @@ class LabUploads:
             ) from exc
 
     def _factory_blobs(self, container: ContainerClient) -> Iterator[UploadBlob]:
-        base = container.url.rstrip("/")
         for blob in container.list_blobs(include=["metadata"]):
-            metadata = {k.lower(): v for k, v in (blob.metadata or {}).items()}
+            metadata = _lowered(blob.metadata)
             if metadata.get(UPLOAD_OWNER_KEY) != UPLOAD_OWNER_VALUE:
                 continue
             yield UploadBlob(
-                url=f"{base}/{blob.name}",
+                # The client percent-encodes the name, which may hold '%', '#' or spaces.
+                url=container.get_blob_client(blob.name).url,
                 name=blob.name,
                 run_id=metadata.get(UPLOAD_RUN_KEY, ""),
                 last_modified=blob.last_modified,
@@ -143,14 +184,16 @@ class LabUploads:
         return self._transport
 
 
+def _lowered(metadata: dict[str, str] | None) -> dict[str, str]:
+    return {key.lower(): value for key, value in (metadata or {}).items()}
+
+
 def _storage_error(action: str, exc: HttpResponseError) -> AzureOperationError:
     status = exc.status_code
     code = getattr(exc, "error_code", None)
     message = f"{action} failed: {code or status}: {exc.reason}"
     if status == 403:
-        message = (
-            f"{message}. To let the factory clean up its uploads, {UPLOAD_ROLE_HINT}"
-        )
+        message = f"{message.rstrip('.')}. To let the factory clean up its uploads, {UPLOAD_ROLE_HINT}"
     return AzureOperationError(
         message, code=code, status=status, retryable=status in _RETRYABLE_STATUS
     )

@@ -63,8 +63,10 @@ def add_parser(commands: Any) -> None:
         help="show what a push of a configuration would build, copy and retire",
         description="Compare a configuration repository with the factory's "
         "recorded state and list the builds, copies and retirements that a push "
-        "of it would run. Changes nothing. Exit status: 0 planned, 1 invalid "
-        "configuration, 2 usage error, 3 state unreadable.",
+        "of it would run. Changes nothing. Retirements of orphaned factory VMs "
+        "and leftover uploaded VHDs are not listed, because plan reads no lab. "
+        "Exit status: 0 planned, 1 invalid configuration, 2 usage error, 3 state "
+        "unreadable.",
     )
     parser.add_argument("directory", metavar="DIR", help="root of the repository")
     parser.add_argument(
@@ -232,7 +234,7 @@ def render_text(plan: Plan) -> str:
     if not plan.tasks and not plan.retirements:
         lines.append(
             "No changes. The labs hold the newest version of every image they "
-            "receive, and nothing is due for retirement."
+            "receive, and no version is due for retirement."
         )
         return "\n".join(lines) + "\n"
     lines.append("A push of this configuration would:")

@@ -154,8 +154,9 @@ def predict_retirements(
 ) -> list[Retirement]:
     """Return what the run's retention phase retires once the tasks succeeded.
 
-    NOTE: orphaned factory VMs are left out, because finding them takes the
-    factory lab's VM list from Azure Resource Manager, which plan does not read.
+    NOTE: orphaned factory VMs and leftover uploaded VHDs are left out, because
+    finding them takes the factory lab's VM list from Azure Resource Manager and
+    the labs' upload containers from Azure Storage, which plan does not read.
     """
     versions = list(state.versions)
     created = {(v.image, v.version): v.created_at for v in versions}

@@ -93,7 +93,7 @@ def factory_uploads(
     """Return the VHDs the factory uploaded into a lab's storage, each with whether its run ended.
 
     The calling run counts as ended, because it lists uploads only after all
-    its copies finished. A lab whose storage the app cannot list is logged
+    its copies finished; see :func:`upload_run_ended` for the others. A lab whose storage the app cannot list is logged
     and left out, so that a missing data role never fails a run.
     """
     lab = parse_resource_id(lab_id)
@@ -111,18 +111,26 @@ def factory_uploads(
     uploads = []
     for blob in blobs:
         if blob.run_id not in ended:
-            ended[blob.run_id] = _run_ended(factory, blob.run_id, current_run_id)
+            ended[blob.run_id] = upload_run_ended(factory, blob.run_id, current_run_id)
         uploads.append(LabUpload(lab_id, blob.url, blob.run_id, ended[blob.run_id]))
     return uploads
 
 
-def _run_ended(factory: Factory, run_id: str, current_run_id: str) -> bool:
-    if not run_id or run_id == current_run_id:
+def upload_run_ended(factory: Factory, run_id: str, current_run_id: str) -> bool:
+    """Return whether the run that wrote an upload has ended, so the upload is left over.
+
+    An upload without a run id, or with one this factory has no record of,
+    counts as not ended: another deployment sharing the lab may have
+    written it, and it is left alone.
+    """
+    if not run_id:
+        return False
+    if run_id == current_run_id:
         return True
     try:
         return RunStatus(factory.store.get_run(run_id).status).is_final
     except RunNotFoundError:
-        return True
+        return False
 
 
 def _as_datetime(value: Any) -> datetime | None:

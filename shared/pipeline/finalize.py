@@ -124,8 +124,7 @@ def find_retirements(factory: Factory, run: Run) -> list[Retirement]:
     lab_images: list[LabImage] = []
     uploads: list[LabUpload] = []
     for lab_id in team_lab_ids(factory, config):
-        if lab_id.lower() != config.factory_lab_id.lower():
-            uploads += factory_uploads(factory, lab_id, run.run_id)
+        uploads += factory_uploads(factory, lab_id, run.run_id)
         try:
             lab_images += factory_lab_images(factory, lab_id)
         except AzureOperationError as exc:

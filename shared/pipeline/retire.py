@@ -14,6 +14,8 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.config import parse_resource_id
 from shared.context import Factory
+from shared.errors import AzureOperationError
+from shared.lifecycle.inventory import upload_run_ended
 from shared.models import RetireTarget, RunStatus, Task, TaskStatus
 from shared.pipeline.blobcopy import blob_client
 from shared.pipeline.tasks import finish
@@ -35,10 +37,7 @@ def handle_retire(factory: Factory, message: StageMessage) -> None:
     elif task.target == RetireTarget.VHD:
         _retire_vhd(factory, task)
     elif task.target == RetireTarget.UPLOAD:
-        factory.uploads.delete(task.upload_blob_url)
-        logger.info("deleted upload VHD %s: %s", task.upload_blob_url, task.reason)
-        task.phase = "retired"
-        finish(factory, task, TaskStatus.SUCCEEDED)
+        _retire_upload(factory, task)
     elif task.target == RetireTarget.VM:
         factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
         logger.info(
@@ -80,6 +79,38 @@ def _retire_custom_image(factory: Factory, task: Task) -> None:
         task.reason,
     )
     task.phase = "retired"
+    finish(factory, task, TaskStatus.SUCCEEDED)
+
+
+def _retire_upload(factory: Factory, task: Task) -> None:
+    """Delete a leftover upload, after checking again that it is the factory's and unused.
+
+    The blob may have been deleted, rewritten or replaced since planning.
+    The ETag condition on the delete covers changes after this check. When
+    the app may not delete in the lab's storage, the VHD stays and the run
+    does not fail over it.
+    """
+    url = task.upload_blob_url
+    try:
+        found = factory.uploads.properties(url)
+        if found is None:
+            task.phase = "already_gone"
+        elif not found.factory_owned or not upload_run_ended(
+            factory, found.run_id, task.run_id
+        ):
+            task.phase = "kept_changed"
+            task.reason = f"{task.reason}; kept because the blob changed since planning"
+        elif factory.uploads.delete(url, found.etag):
+            task.phase = "retired"
+            logger.info("deleted upload VHD %s: %s", url, task.reason)
+        else:
+            task.phase = "already_gone"
+    except AzureOperationError as exc:
+        if exc.retryable:
+            raise
+        task.phase = "kept_changed" if exc.status == 412 else "kept_no_access"
+        task.reason = f"{task.reason}; kept: {exc}"
+        logger.warning("upload VHD %s kept: %s", url, exc)
     finish(factory, task, TaskStatus.SUCCEEDED)
 
 

@@ -459,3 +459,85 @@ def test_upload_sweep_after_missing_role(life: Lifecycle) -> None:
     assert len(mine) == len(tasks_of(run, "copy"))
     assert not left.exists()
     assert hand_made.exists()
+
+
+def put_upload(
+    life: Lifecycle, name: str, metadata: dict[str, str] | None
+) -> BlobClient:
+    """Write a small blob into team-web's upload container, straight into Azurite.
+
+    generateUploadUri takes no '#' in a blob name, but a lab owner can still
+    write such a blob with the storage account's own tools.
+    """
+    service = BlobServiceClient.from_connection_string(
+        life.stack.storage_connection_string
+    )
+    blob = service.get_blob_client("dtl-team-web-uploads", name)
+    blob.upload_blob(
+        b"\0" * 512, blob_type="PageBlob", metadata=metadata, overwrite=True
+    )
+    return blob
+
+
+def ended_run_id(life: Lifecycle) -> str:
+    runs = life.stack.api().get("/api/runs").json()["runs"]
+    return next(r["run_id"] for r in runs if r["status"] == "succeeded")
+
+
+def test_upload_sweep_checks_names_and_owner(life: Lifecycle) -> None:
+    ended = ended_run_id(life)
+    leftovers = [
+        put_upload(life, name, {"createdby": "imagefactory", "factoryrun": ended})
+        for name in ("pct%41.vhd", "dir/sub dir/weird #1.vhd")
+    ]
+    # Blobs whose names the leftovers' names would decode to, and blobs that are
+    # not this factory's: no metadata, no run id, or a run it has no record of.
+    kept = [put_upload(life, name, None) for name in ("pctA.vhd", "dir/sub dir/weird ")]
+    kept.append(put_upload(life, "no-run.vhd", {"createdby": "imagefactory"}))
+    kept.append(
+        put_upload(
+            life,
+            "other-factory.vhd",
+            {"createdby": "imagefactory", "factoryrun": "staging-run-42"},
+        )
+    )
+
+    expiry = life.run_timer("expiry", trigger="expiry")
+    assert expiry is not None
+    assert expiry["run"]["status"] == "succeeded", expiry["run"]["error"]
+
+    assert [blob.blob_name for blob in leftovers if blob.exists()] == []
+    assert [blob.blob_name for blob in kept if not blob.exists()] == []
+
+
+def test_upload_sweep_without_delete_right(life: Lifecycle) -> None:
+    leftover = put_upload(
+        life,
+        "read-only-leftover.vhd",
+        {"createdby": "imagefactory", "factoryrun": ended_run_id(life)},
+    )
+    assignments = life.controls("role-assignments")["role_assignments"]
+    readers = [
+        {**a, "role": "Storage Blob Data Reader"}
+        if "/providers/microsoft.storage/" in a["scope"].lower()
+        else a
+        for a in assignments
+    ]
+    life.controls("role-assignments", "PUT", {"role_assignments": readers})
+    try:
+        expiry = life.run_timer("expiry", trigger="expiry")
+    finally:
+        life.controls("role-assignments", "PUT", {"role_assignments": assignments})
+
+    # The run does not fail over a VHD it may not delete; the task says why.
+    assert expiry is not None
+    assert expiry["run"]["status"] == "succeeded", expiry["run"]["error"]
+    swept = [
+        t
+        for t in tasks_of(expiry, "retire")
+        if t["target"] == "upload" and "read-only-leftover.vhd" in t["reason"]
+    ]
+    assert [t["phase"] for t in swept] == ["kept_no_access"]
+    assert "AuthorizationPermissionMismatch" in swept[0]["reason"]
+    assert "Image Factory upload cleaner" in swept[0]["reason"]
+    assert leftover.exists()
