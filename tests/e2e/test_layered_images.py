@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from scripts.localstack import ConfigRepo, LocalStack
 
@@ -85,6 +86,22 @@ def test_layered_first_run_succeeds(first_run: dict[str, Any]) -> None:
     }
     assert tasks["copy|linux/base|(factory)"]["status"] == "succeeded"
     assert tasks["copy|linux/tools|team"]["status"] == "succeeded"
+
+
+def test_layered_run_leaves_no_upload(
+    layered: tuple[LocalStack, ConfigRepo], first_run: dict[str, Any]
+) -> None:
+    # The base's copy into the factory lab goes through an upload URI too.
+    stack, _ = layered
+    service = BlobServiceClient.from_connection_string(stack.storage_connection_string)
+    uploads = [
+        f"{container.name}/{blob.name}"
+        for container in service.list_containers()
+        if container.name.endswith("-uploads")
+        for blob in service.get_container_client(container.name).list_blobs()
+    ]
+
+    assert uploads == []
 
 
 def test_layered_child_built_after_factory_copy(first_run: dict[str, Any]) -> None:
