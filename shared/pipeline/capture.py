@@ -117,6 +117,7 @@ def _complete(factory: Factory, task: Task) -> None:
     )
     factory.labs.revoke_disk_access(task.os_disk_id)
     factory.labs.delete_vm(parse_resource_id(task.lab_id), task.vm_name)
+    task.phase = "captured"
     if finish(factory, task, TaskStatus.SUCCEEDED):
         send_copies(factory, task)
 

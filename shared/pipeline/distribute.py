@@ -159,6 +159,7 @@ def _check_image(
             task.run_id,
         )
         task.custom_image_id = image.id or task.custom_image_id
+        task.phase = "in_lab"
         finish(factory, task, TaskStatus.SUCCEEDED)
         return
     if state == "Failed":

@@ -26,6 +26,7 @@ def test_push_builds_every_image(first_run: dict[str, Any]) -> None:
     builds = tasks_of(first_run, "build")
     assert len(builds) >= 4
     assert all(t["status"] == "succeeded" for t in builds)
+    assert {t["phase"] for t in builds} == {"captured"}
     assert all(t["vhd_url"] for t in builds)
 
 
@@ -34,6 +35,7 @@ def test_push_copies_to_every_subscribed_lab(first_run: dict[str, Any]) -> None:
     labs = {t["lab"] for t in copies}
     assert len(labs) == 3
     assert all(t["status"] == "succeeded" for t in copies)
+    assert {t["phase"] for t in copies} == {"in_lab"}
     assert all(t["custom_image_id"] for t in copies)
 
 
