@@ -169,7 +169,9 @@ def _check_image(
             factory,
             task,
             TaskStatus.FAILED,
-            f"creating custom image {task.custom_image_name} in lab {lab.name} failed",
+            f"creating custom image {task.custom_image_name} in lab {lab.name} failed "
+            "(provisioning state Failed); the lab's activity log has the cause. "
+            "Retry the run's failed tasks once it is fixed",
         )
         return
     check_later(factory, task, DISTRIBUTE_QUEUE)
