@@ -12,6 +12,7 @@ with metadata, so that only its own uploads are ever deleted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,16 +90,11 @@ class LabUploads:
     def properties(self, blob_url: str) -> UploadProperties | None:
         """Return the owner metadata and ETag of the blob at ``blob_url``, or None if it is gone."""
         client = self._blob(blob_url)
-        try:
-            blob = client.get_blob_properties()
-        except ResourceNotFoundError:
-            return None
-        except HttpResponseError as exc:
-            raise _storage_error(f"reading {client.url}", exc) from exc
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise AzureOperationError(
-                f"reading {client.url} failed: connection error: {exc}", retryable=True
-            ) from exc
+        with _storage_call(f"reading {client.url}"):
+            try:
+                blob = client.get_blob_properties()
+            except ResourceNotFoundError:
+                return None
         metadata = _lowered(blob.metadata)
         return UploadProperties(
             factory_owned=metadata.get(UPLOAD_OWNER_KEY) == UPLOAD_OWNER_VALUE,
@@ -115,37 +111,26 @@ class LabUploads:
         from azure.core import MatchConditions
 
         client = self._blob(blob_url)
-        try:
-            if etag:
-                client.delete_blob(
-                    etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-            else:
-                client.delete_blob()
-        except ResourceNotFoundError:
-            return False
-        except HttpResponseError as exc:
-            raise _storage_error(f"deleting {client.url}", exc) from exc
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise AzureOperationError(
-                f"deleting {client.url} failed: connection error: {exc}", retryable=True
-            ) from exc
+        with _storage_call(f"deleting {client.url}"):
+            try:
+                if etag:
+                    client.delete_blob(
+                        etag=etag, match_condition=MatchConditions.IfNotModified
+                    )
+                else:
+                    client.delete_blob()
+            except ResourceNotFoundError:
+                return False
         return True
 
     def list_factory_uploads(self, container_url: str) -> list[UploadBlob]:
         """Return the blobs in the container that carry the factory's metadata."""
         container = self._container(container_url)
-        try:
-            return list(self._factory_blobs(container))
-        except ResourceNotFoundError:
-            return []
-        except HttpResponseError as exc:
-            raise _storage_error(f"listing {container.url}", exc) from exc
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise AzureOperationError(
-                f"listing {container.url} failed: connection error: {exc}",
-                retryable=True,
-            ) from exc
+        with _storage_call(f"listing {container.url}"):
+            try:
+                return list(self._factory_blobs(container))
+            except ResourceNotFoundError:
+                return []
 
     def _factory_blobs(self, container: ContainerClient) -> Iterator[UploadBlob]:
         for blob in container.list_blobs(include=["metadata"]):
@@ -186,6 +171,19 @@ class LabUploads:
 
 def _lowered(metadata: dict[str, str] | None) -> dict[str, str]:
     return {key.lower(): value for key, value in (metadata or {}).items()}
+
+
+@contextlib.contextmanager
+def _storage_call(action: str) -> Iterator[None]:
+    """Turn the storage SDK's errors of ``action`` into AzureOperationError."""
+    try:
+        yield
+    except HttpResponseError as exc:
+        raise _storage_error(action, exc) from exc
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise AzureOperationError(
+            f"{action} failed: connection error: {exc}", retryable=True
+        ) from exc
 
 
 def _storage_error(action: str, exc: HttpResponseError) -> AzureOperationError:
