@@ -224,7 +224,7 @@ def storage_error_response(
 
 @dataclass
 class _FailureLog:
-    """Log a repeated failure at most once per interval, with the count left out."""
+    """Log a repeated failure at most once per interval, and count the messages skipped."""
 
     interval: float
     logged_at: float = float("-inf")

@@ -28,6 +28,7 @@ from azure.core.exceptions import (
 )
 
 from shared.errors import AzureOperationError
+from shared.pipeline.blobcopy import blob_url_without_query
 from shared.storage import pooled_transport
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class LabUploads:
         from azure.storage.blob import BlobClient
 
         return BlobClient.from_blob_url(
-            blob_url.split("?", 1)[0],
+            blob_url_without_query(blob_url),
             credential=self._credential,
             transport=self._shared_transport(),
         )
@@ -158,7 +159,7 @@ class LabUploads:
         from azure.storage.blob import ContainerClient
 
         return ContainerClient.from_container_url(
-            container_url.split("?", 1)[0],
+            blob_url_without_query(container_url),
             credential=self._credential,
             transport=self._shared_transport(),
         )

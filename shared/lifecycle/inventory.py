@@ -94,7 +94,7 @@ def factory_uploads(
 
     The calling run counts as ended, because it lists uploads only after all
     its copies finished; see :func:`upload_run_ended` for the others. A lab whose storage the app cannot list is logged
-    and left out, so that a missing data role never fails a run.
+    and left out, so that a missing data role does not fail the run.
     """
     lab = parse_resource_id(lab_id)
     try:

@@ -7,6 +7,7 @@ depend on which other tests ran first.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Iterator
@@ -90,6 +91,16 @@ class Lifecycle:
             return new[0]["run_id"] if new else None
 
         return wait_for_run(self.stack, wait_for(started, f"a {trigger} run"))
+
+    @contextlib.contextmanager
+    def roles_replaced(self, replacement: list[dict[str, Any]]) -> Iterator[None]:
+        """Replace the emulator's role assignments inside the block, then restore them."""
+        saved = self.controls("role-assignments")["role_assignments"]
+        self.controls("role-assignments", "PUT", {"role_assignments": replacement})
+        try:
+            yield
+        finally:
+            self.controls("role-assignments", "PUT", {"role_assignments": saved})
 
     def factory_images(self, lab: LabRef, image: str) -> list[Any]:
         return [
@@ -410,12 +421,9 @@ def test_missing_role_fails_only_that_lab(life: Lifecycle) -> None:
     assignments = life.controls("role-assignments")["role_assignments"]
     kept = [a for a in assignments if not a["scope"].lower().endswith("/dtl-team-web")]
     assert len(kept) < len(assignments)
-    life.controls("role-assignments", "PUT", {"role_assignments": kept})
-    try:
+    with life.roles_replaced(kept):
         text = with_extra_artifact(docker_text(life), "unzip")
         run = life.push({DOCKER_FILE: text}, "Add unzip")
-    finally:
-        life.controls("role-assignments", "PUT", {"role_assignments": assignments})
     assert run["run"]["status"] == "partially_succeeded"
     copies = {t["lab"]: t for t in tasks_of(run, "copy")}
     assert copies["team-web"]["status"] == "failed"
@@ -436,12 +444,9 @@ def test_upload_sweep_after_missing_role(life: Lifecycle) -> None:
         if "/providers/microsoft.storage/" not in a["scope"].lower()
     ]
     assert len(kept) < len(assignments)
-    life.controls("role-assignments", "PUT", {"role_assignments": kept})
-    try:
+    with life.roles_replaced(kept):
         text = with_extra_artifact(docker_text(life), "zip")
         run = life.push({DOCKER_FILE: text}, "Add zip")
-    finally:
-        life.controls("role-assignments", "PUT", {"role_assignments": assignments})
     # Without the data role the copies succeed and leave their uploads behind.
     assert run["run"]["status"] == "succeeded", run["run"]["error"]
     version = tasks_of(run, "build")[0]["version"]
@@ -523,13 +528,10 @@ def test_upload_sweep_without_delete_right(life: Lifecycle) -> None:
         else a
         for a in assignments
     ]
-    life.controls("role-assignments", "PUT", {"role_assignments": readers})
-    try:
+    with life.roles_replaced(readers):
         expiry = life.run_timer("expiry", trigger="expiry")
-    finally:
-        life.controls("role-assignments", "PUT", {"role_assignments": assignments})
 
-    # The run does not fail over a VHD it may not delete; the task says why.
+    # The run does not fail over a VHD it may not delete, and the task's reason names the role.
     assert expiry is not None
     assert expiry["run"]["status"] == "succeeded", expiry["run"]["error"]
     swept = [
